@@ -1,0 +1,87 @@
+import type { AuditEvent, StoredEvent } from '../core/event.js';
+import type { ActionRequest, RequestStatus, Review } from '../core/request.js';
+
+/** A request with the votes cast on it, read in one consistent snapshot. */
+export interface RequestSnapshot {
+  request: ActionRequest;
+  reviews: Review[];
+}
+
+/** What one atomic change writes: the new request state, an optional vote, and its audit events. */
+export interface Mutation {
+  request: ActionRequest;
+  review?: Review;
+  events: AuditEvent[];
+}
+
+/**
+ * What `mutate` asks of its caller: the change to write (if any), the value to return, and an
+ * error to throw after the change is committed (a review that arrives after the TTL first
+ * expires the request, then is refused).
+ */
+export interface Decision<T> {
+  mutation: Mutation | null;
+  value?: T;
+  error?: Error;
+}
+
+export interface RequestQuery {
+  status?: RequestStatus[];
+  actorId?: string;
+  limit: number;
+  /** Only requests created before this id (pagination, newest first). */
+  before?: string;
+}
+
+export type CredentialKind = 'agent_key' | 'reviewer_token';
+
+/** A stored credential. Only a hash of the secret is kept; the secret is shown once at creation. */
+export interface Credential {
+  /** Public key id, the part of the token before the secret. */
+  id: string;
+  kind: CredentialKind;
+  /** Actor name, or the reviewer id a token belongs to. */
+  name: string;
+  /** The principal (human) who owns an agent key; the reviewer id for a reviewer token. */
+  owner: string;
+  secretHash: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  /** Agent keys only: action types (globs) this key may submit; null allows all. */
+  allowedTypes: string[] | null;
+  labels: Record<string, string>;
+}
+
+/**
+ * The one storage contract. SQLite (embedded) and PostgreSQL (scale-out) implement it and run the
+ * same compliance suite (src/store/store.case.ts). Every state change is a compare-and-set on the
+ * request's version, in one transaction with the audit events that record it.
+ */
+export interface Store {
+  readonly kind: string;
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  createRequest(request: ActionRequest, events: AuditEvent[]): Promise<void>;
+  getRequest(id: string): Promise<RequestSnapshot | undefined>;
+  listRequests(query: RequestQuery): Promise<ActionRequest[]>;
+  /**
+   * Reads the snapshot, lets `decide` compute the change, and writes it only if the request is
+   * still at the version that was read; on a lost race it reads again and asks `decide` again.
+   */
+  mutate<T>(id: string, decide: (snap: RequestSnapshot) => Decision<T>): Promise<T>;
+  /** Ids of pending requests whose TTL has passed at `now`. */
+  dueRequests(now: number, limit: number): Promise<string[]>;
+  /** The earliest pending deadline, for the expiry timer. */
+  nextDeadline(): Promise<number | null>;
+
+  appendEvents(events: AuditEvent[]): Promise<void>;
+  eventsForRequest(requestId: string): Promise<StoredEvent[]>;
+  readEvents(fromIndex: number, limit: number): Promise<StoredEvent[]>;
+
+  createCredential(credential: Credential, events: AuditEvent[]): Promise<void>;
+  findCredential(id: string): Promise<Credential | undefined>;
+  listCredentials(kind: CredentialKind): Promise<Credential[]>;
+  revokeCredential(id: string, at: number, events: AuditEvent[]): Promise<boolean>;
+}
