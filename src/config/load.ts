@@ -4,7 +4,7 @@ import { parse as parseYamlScalar } from 'yaml';
 import { parseDuration } from '../util/duration.js';
 import { validateSource } from '../util/validate.js';
 import { parseYaml, SourceError, type YamlSource } from '../util/yaml-source.js';
-import { ConfigFile, type ReviewerEntryT } from './schema.js';
+import { ConfigFile, type ReviewerEntryT, type SlackSectionT, type WebhooksSectionT } from './schema.js';
 
 /** The configuration after validation, defaults and path resolution: what the server runs on. */
 export interface Config {
@@ -26,6 +26,10 @@ export interface Config {
   expirySweepMs: number;
   reviewers: Array<Required<ReviewerEntryT>>;
   dev: boolean;
+  /** As validated; resolved (durations, env: secrets) by src/channels/slack/config.ts. */
+  slack: SlackSectionT | null;
+  /** As validated; resolved by src/channels/webhook/config.ts. */
+  webhooks: WebhooksSectionT | null;
 }
 
 export const envPrefix = 'COUNTERSIGN__';
@@ -101,5 +105,7 @@ export function loadConfig(
     expirySweepMs: parseDuration(c.expiry?.sweepInterval ?? '1s') as number,
     reviewers: (c.reviewers ?? []).map((r) => ({ ...r, name: r.name ?? r.email })),
     dev: c.dev ?? file === null,
+    slack: c.slack ?? null,
+    webhooks: c.webhooks ?? null,
   };
 }

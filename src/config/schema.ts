@@ -17,6 +17,114 @@ export const ReviewerEntry = Type.Object(
   { additionalProperties: false },
 );
 
+const WebhookSecret = Type.String({
+  pattern: '^(whsec_[A-Za-z0-9+/=]{16,}|env:[A-Z_][A-Z0-9_]*)$',
+  description:
+    'A Standard Webhooks secret (`whsec_` + base64 of 24 to 64 random bytes), or `env:NAME` to read it from the environment.',
+});
+
+const WebhookEventName = Type.Union(
+  [
+    'request.pending',
+    'request.approved',
+    'request.rejected',
+    'request.expired',
+    'request.cancelled',
+    'request.executed',
+  ].map((e) => Type.Literal(e)),
+);
+
+/** `webhooks:` — signed outgoing events (docs/webhooks.md). */
+export const WebhooksSection = Type.Object(
+  {
+    endpoints: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            id: Type.String({
+              pattern: '^[a-z0-9][a-z0-9_-]{0,62}$',
+              description: 'Stable name of the endpoint.',
+            }),
+            url: Type.String({ format: 'uri' }),
+            secrets: Type.Array(WebhookSecret, {
+              minItems: 1,
+              maxItems: 2,
+              description:
+                'Signing secrets; the first is current, a second one is the one being rotated out.',
+            }),
+            events: Type.Optional(Type.Array(WebhookEventName, { minItems: 1 })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+    callbacks: Type.Optional(
+      Type.Object(
+        {
+          secrets: Type.Array(WebhookSecret, { minItems: 1, maxItems: 2 }),
+        },
+        { additionalProperties: false, description: 'Signing for the per-request callbackUrl.' },
+      ),
+    ),
+    allowPrivateNetworks: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description:
+          'CIDRs (e.g. 10.1.2.0/24) that deliveries may reach although they are private or loopback.',
+      }),
+    ),
+    allowHttp: Type.Optional(Type.Boolean({ description: 'Allow plain http:// URLs (tests only).' })),
+    timeout: Type.Optional(Duration),
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
+    retryBase: Type.Optional(Duration),
+    retryMax: Type.Optional(Duration),
+  },
+  { additionalProperties: false },
+);
+
+const SlackId = Type.String({ pattern: '^[A-Z0-9]{2,32}$' });
+
+/** `slack:` — review in Slack (docs/slack.md). */
+export const SlackSection = Type.Object(
+  {
+    mode: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('socket')], { default: 'http' })),
+    botToken: Type.String({
+      pattern: '^xoxb-',
+      description: 'Bot token; prefer COUNTERSIGN__SLACK__BOT_TOKEN.',
+    }),
+    signingSecret: Type.Optional(
+      Type.String({
+        minLength: 16,
+        description: 'Signing secret (HTTP mode); prefer COUNTERSIGN__SLACK__SIGNING_SECRET.',
+      }),
+    ),
+    appToken: Type.Optional(
+      Type.String({
+        pattern: '^xapp-',
+        description: 'App-level token (Socket Mode); prefer COUNTERSIGN__SLACK__APP_TOKEN.',
+      }),
+    ),
+    teamIds: Type.Array(SlackId, { minItems: 1, description: 'Workspaces whose clicks are accepted.' }),
+    appIds: Type.Array(SlackId, { minItems: 1, description: 'Slack apps whose clicks are accepted.' }),
+    defaultChannels: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    channelAliases: Type.Optional(Type.Record(Type.String(), Type.String({ minLength: 1 }))),
+    users: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { team: SlackId, user: SlackId, reviewer: Type.String({ minLength: 1 }) },
+          { additionalProperties: false },
+        ),
+        {
+          description: 'Static links of Slack users to reviewer ids (when the identity links are not used).',
+        },
+      ),
+    ),
+    apiUrl: Type.Optional(Type.String({ format: 'uri', description: 'Slack Web API base (tests only).' })),
+    retryAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+    retryBase: Type.Optional(Duration),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigFile = Type.Object(
   {
     server: Type.Optional(
@@ -91,6 +199,8 @@ export const ConfigFile = Type.Object(
       Type.Object({ sweepInterval: Type.Optional(Duration) }, { additionalProperties: false }),
     ),
     reviewers: Type.Optional(Type.Array(ReviewerEntry)),
+    slack: Type.Optional(SlackSection),
+    webhooks: Type.Optional(WebhooksSection),
     dev: Type.Optional(
       Type.Boolean({
         description:
@@ -103,3 +213,5 @@ export const ConfigFile = Type.Object(
 
 export type ConfigFileT = Static<typeof ConfigFile>;
 export type ReviewerEntryT = Static<typeof ReviewerEntry>;
+export type SlackSectionT = Static<typeof SlackSection>;
+export type WebhooksSectionT = Static<typeof WebhooksSection>;

@@ -2,6 +2,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { resolveWebhooks } from '../channels/webhook/config.js';
+import { createWebhooks, type Webhooks } from '../channels/webhook/index.js';
 import type { Config } from '../config/load.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Reviewer } from '../core/identity.js';
@@ -11,7 +13,7 @@ import { Admin } from '../service/admin.js';
 import { Authenticator, type ReviewerDirectory } from '../service/auth.js';
 import { Expirer } from '../service/expirer.js';
 import { InProcessNotifier } from '../service/notifier.js';
-import { Service } from '../service/service.js';
+import { Service, type ServiceLogger } from '../service/service.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { buildApp } from './app.js';
 import { type DevCredentials, devReviewers, ensureDevCredentials } from './dev.js';
@@ -65,6 +67,7 @@ export interface Gateway {
   policy: () => Policy;
   dev: DevCredentials | null;
   signingKeyCreated: boolean;
+  webhooks: Webhooks;
   close(): Promise<void>;
 }
 
@@ -78,12 +81,33 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   const directory = directoryFor(config);
   const authenticator = new Authenticator(store, directory, clock);
   const current = () => policy;
+
+  // --- Slack and webhook channels (issue 6) ---------------------------------------------------
+  // The channels exist before the app (the service needs them), so they log through a logger
+  // that forwards to the app's once it is built.
+  let appLog: ServiceLogger | undefined;
+  const channelLog: ServiceLogger = {
+    warn: (obj, msg) => appLog?.warn(obj, msg),
+    error: (obj, msg) => appLog?.error(obj, msg),
+  };
+  const webhooks = createWebhooks({
+    config: resolveWebhooks(config.webhooks),
+    store,
+    clock,
+    logger: channelLog,
+    failed: metrics.service.channelFailed,
+  });
+  const channels = [webhooks.channel];
+  // --- end of Slack and webhook channels ------------------------------------------------------
+
   const service = new Service({
     store,
     policy: current,
     clock,
     notifier: new InProcessNotifier(),
     metrics: metrics.service,
+    channels,
+    logger: channelLog,
   });
   const admin = new Admin(store, clock, 'countersign');
   await store.appendEvents([
@@ -111,6 +135,10 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   });
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
   app.addHook('onReady', async () => expirer.start());
+  // --- Slack and webhook channels: routes and workers (issue 6) ---
+  appLog = app.log;
+  app.addHook('onReady', async () => webhooks.worker.start());
+  // ---
   return {
     app,
     service,
@@ -121,8 +149,10 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     policy: current,
     dev,
     signingKeyCreated: key.created,
+    webhooks,
     async close() {
       expirer.stop();
+      await webhooks.worker.stop();
       await app.close();
       await store.close();
     },

@@ -3,6 +3,8 @@
  * features developed side by side can each add their own without renumbering. Never edit a
  * shipped one: add the next. Name them `NNNN-what`.
  */
+import { slackWebhookMigrations } from './slack-webhooks-schema.js';
+
 export interface Migration {
   name: string;
   sql: string;
@@ -53,4 +55,5 @@ export const migrations: Migration[] = [
   CREATE INDEX credentials_kind ON credentials (kind, created_at);
   `,
   },
+  ...slackWebhookMigrations,
 ];
