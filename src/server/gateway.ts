@@ -2,6 +2,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import type { Channel } from '../channels/channel.js';
+import { createSlack, type Slack } from '../channels/slack/index.js';
 import { resolveWebhooks } from '../channels/webhook/config.js';
 import { createWebhooks, type Webhooks } from '../channels/webhook/index.js';
 import type { Config } from '../config/load.js';
@@ -68,6 +70,7 @@ export interface Gateway {
   dev: DevCredentials | null;
   signingKeyCreated: boolean;
   webhooks: Webhooks;
+  slack: Slack | null;
   close(): Promise<void>;
 }
 
@@ -97,7 +100,17 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     logger: channelLog,
     failed: metrics.service.channelFailed,
   });
-  const channels = [webhooks.channel];
+  const slack = config.slack
+    ? createSlack({
+        section: config.slack,
+        publicUrl: config.server.publicUrl,
+        store,
+        clock,
+        directory,
+        logger: channelLog,
+      })
+    : null;
+  const channels: Channel[] = [webhooks.channel, ...(slack ? [slack.channel] : [])];
   // --- end of Slack and webhook channels ------------------------------------------------------
 
   const service = new Service({
@@ -138,6 +151,10 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   // --- Slack and webhook channels: routes and workers (issue 6) ---
   appLog = app.log;
   app.addHook('onReady', async () => webhooks.worker.start());
+  if (slack) {
+    await slack.attach(app, service);
+    app.addHook('onReady', async () => slack.socket?.start());
+  }
   // ---
   return {
     app,
@@ -150,9 +167,12 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     dev,
     signingKeyCreated: key.created,
     webhooks,
+    slack,
     async close() {
       expirer.stop();
       await webhooks.worker.stop();
+      await slack?.socket?.stop();
+      await slack?.channel.idle();
       await app.close();
       await store.close();
     },

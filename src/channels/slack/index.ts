@@ -1,0 +1,100 @@
+import type { FastifyInstance } from 'fastify';
+import type { SlackSectionT } from '../../config/schema.js';
+import type { Clock } from '../../core/clock.js';
+import type { Reviewer } from '../../core/identity.js';
+import { type ChatIdentityLinks, StaticChatLinks } from '../../identity/chat-links.js';
+import type { Service, ServiceLogger } from '../../service/service.js';
+import type { SqliteStore } from '../../store/sqlite/index.js';
+import { SqliteSlackState } from '../../store/sqlite/slack.js';
+import { SlackChannel } from './channel.js';
+import { resolveSlack, type SlackConfig } from './config.js';
+import { SlackInteractions } from './interactions.js';
+import { slackRoutes } from './routes.js';
+import { SocketModeClient } from './socket-mode.js';
+import { SlackWebApi } from './web-api.js';
+
+export interface SlackDeps {
+  section: SlackSectionT;
+  publicUrl: string | null;
+  store: SqliteStore;
+  clock: Clock;
+  directory: { get(id: string): Reviewer | undefined };
+  logger?: ServiceLogger;
+  /** Links from the identity module; without them, the static `slack.users` list. */
+  links?: ChatIdentityLinks;
+  /** Tests: retries without wall time. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * The Slack integration in two halves: the channel (posting, updating) exists before the service,
+ * and `attach` adds the inbound side (HTTP route or Socket Mode) once the service exists.
+ */
+export function createSlack(deps: SlackDeps) {
+  const config: SlackConfig = resolveSlack(deps.section, deps.publicUrl);
+  const api = new SlackWebApi({
+    baseUrl: config.apiUrl,
+    token: config.botToken,
+    attempts: config.retryAttempts,
+    retryBaseMs: config.retryBaseMs,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+  });
+  const state = new SqliteSlackState(deps.store);
+  const staticLinks = new StaticChatLinks(
+    config.users.map((u) => ({ platform: 'slack' as const, ...u })),
+    deps.directory,
+  );
+  const links = deps.links ?? staticLinks;
+  const channel = new SlackChannel({
+    config,
+    api,
+    state,
+    clock: deps.clock,
+    audit: (events) => deps.store.appendEvents(events),
+    userFor: (principal) => staticLinks.userFor('slack', principal)?.user,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+  });
+  let socket: SocketModeClient | null = null;
+
+  async function attach(app: FastifyInstance, service: Service): Promise<SlackInteractions> {
+    const interactions = new SlackInteractions({
+      service,
+      links,
+      api,
+      state,
+      clock: deps.clock,
+      teamIds: config.teamIds,
+      appIds: config.appIds,
+      ...(deps.logger ? { logger: deps.logger } : {}),
+    });
+    if (config.mode === 'http' && config.signingSecret) {
+      await app.register(slackRoutes, {
+        interactions,
+        signingSecret: config.signingSecret,
+        clock: deps.clock,
+      });
+    }
+    if (config.mode === 'socket' && config.appToken) {
+      socket = new SocketModeClient({
+        api,
+        appToken: config.appToken,
+        interactions,
+        ...(deps.logger ? { logger: deps.logger } : {}),
+      });
+    }
+    return interactions;
+  }
+
+  return {
+    config,
+    api,
+    state,
+    channel,
+    attach,
+    get socket() {
+      return socket;
+    },
+  };
+}
+
+export type Slack = ReturnType<typeof createSlack>;
