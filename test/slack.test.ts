@@ -1,0 +1,323 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Gateway } from '../src/server/gateway.js';
+import { FakeSlack } from './fakes/slack.js';
+import { agent, TestEnv } from './helpers/gateway.js';
+import { click, denySubmission, formBody, interact, signed, slackSection, users } from './helpers/slack.js';
+
+const deploy = {
+  type: 'deploy.service',
+  resource: 'prod/api',
+  params: { version: '1.2.3', replicas: 3 },
+  justification: 'release 1.2.3 to fix checkout',
+};
+const iam = { type: 'aws.iam.attach_role_policy', resource: 'prod/role/ci', params: { policy: 'Admin' }, justification: 'ci' };
+
+describe('review in Slack over HTTP', () => {
+  let env: TestEnv;
+  let slack: FakeSlack;
+  let gw: Gateway;
+
+  beforeEach(async () => {
+    env = new TestEnv();
+    slack = await new FakeSlack().start();
+    gw = await env.gateway({
+      server: { publicUrl: 'https://countersign.example.com' },
+      slack: slackSection(slack.apiUrl),
+    });
+  });
+  afterEach(async () => {
+    await env.cleanup();
+    await slack.stop();
+  });
+
+  const idle = () => gw.slack?.channel.idle();
+  const status = async (id: string) => (await gw.service.get(id)).request.status;
+  const ephemerals = (user: string) =>
+    slack.callsOf('chat.postEphemeral').filter((c) => c.body.user === user).map((c) => String(c.body.text));
+  const posted = () => JSON.stringify(slack.callsOf('chat.postMessage')[0]?.body.blocks);
+
+  it('posts a review message with everything a reviewer needs, then records request.notified', async () => {
+    const req = await gw.service.submit(agent, deploy);
+    await idle();
+    const [post] = slack.callsOf('chat.postMessage');
+    expect(post?.token).toBe('xoxb-test-bot-token');
+    expect(post?.body.channel).toBe('C0APPROVALS');
+    const blocks = posted();
+    for (const needle of [
+      'deploy-bot',
+      'dana@example.com',
+      'deploy.service',
+      'prod/api',
+      'production-deploys',
+      req.hash.slice(0, 12),
+      '0 of 1 sre',
+      'release 1.2.3 to fix checkout',
+      '`version`: `1.2.3`',
+      '`replicas`: `3`',
+      '(in 1h)',
+      'cs_approve',
+      'cs_deny',
+      `https://countersign.example.com/console/requests/${req.id}`,
+    ]) {
+      expect(blocks).toContain(needle);
+    }
+    const trail = await gw.service.trail(req.id);
+    expect(trail.find((e) => e.kind === 'request.notified')?.details).toMatchObject({ channel: 'slack', to: 'C0APPROVALS' });
+  });
+
+  it('an approve click votes through the service, updates the same message and tells the requester in a thread', async () => {
+    const req = await gw.service.submit(agent, deploy);
+    await idle();
+    const res = await interact(gw, click(users.alice, 'cs_approve', req.id), env.clock.now());
+    expect(res.statusCode).toBe(200);
+    expect(await status(req.id)).toBe('approved');
+    const [review] = (await gw.service.get(req.id)).reviews;
+    expect(review).toMatchObject({ reviewerId: 'alice@example.com', vote: 'approve', via: 'slack' });
+    await idle();
+    const [post] = slack.callsOf('chat.postMessage');
+    const [update] = slack.callsOf('chat.update');
+    const ts = String(slack.messages.size ? [...slack.messages.values()][0]?.ts : '');
+    expect(update?.body).toMatchObject({ channel: 'C0APPROVALS', ts });
+    const updated = JSON.stringify(update?.body.blocks);
+    expect(updated).toContain('`Alice` approved');
+    expect(updated).toContain('Approved');
+    expect(updated).not.toContain('cs_approve');
+    const thread = slack.callsOf('chat.postMessage').find((c) => c.body.thread_ts === ts);
+    expect(thread?.body.text).toContain(`<@${users.dana}>`);
+    expect(thread?.body.text).toContain('Approved');
+    expect(post?.body.channel).toBe('C0APPROVALS');
+    await vi.waitFor(() => expect(ephemerals(users.alice).join()).toContain('approval of'));
+  });
+
+  it('updates the message as votes arrive, showing who voted and the quorum progress', async () => {
+    const req = await gw.service.submit(agent, iam);
+    await idle();
+    expect(posted()).toContain('0 of 2 sre/security-leads');
+    await interact(gw, click(users.alice, 'cs_approve', req.id), env.clock.now());
+    await idle();
+    const update = JSON.stringify(slack.callsOf('chat.update').at(-1)?.body.blocks);
+    expect(update).toContain('1 of 2 sre/security-leads');
+    expect(update).toContain('`Alice` approved');
+    expect(update).toContain('cs_approve'); // still pending: the buttons stay
+    expect(await status(req.id)).toBe('pending');
+  });
+
+  it('Deny opens a modal asking for a reason; the submission rejects with that reason', async () => {
+    const req = await gw.service.submit(agent, deploy);
+    await idle();
+    await interact(gw, click(users.bob, 'cs_deny', req.id), env.clock.now());
+    const [open] = slack.callsOf('views.open');
+    expect(open?.body.trigger_id).toMatch(/^trigger\./);
+    expect(await status(req.id)).toBe('pending'); // no vote before the reason is given
+    const empty = await interact(gw, denySubmission(users.bob, req.id, '   '), env.clock.now());
+    expect(empty.json()).toMatchObject({ response_action: 'errors' });
+    const res = await interact(gw, denySubmission(users.bob, req.id, 'not during the freeze'), env.clock.now());
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toBe('');
+    expect(await status(req.id)).toBe('rejected');
+    expect((await gw.service.get(req.id)).reviews[0]).toMatchObject({ vote: 'deny', comment: 'not during the freeze' });
+    await idle();
+    expect(JSON.stringify(slack.callsOf('chat.update').at(-1)?.body.blocks)).toContain('denied: `not during the freeze`');
+  });
+
+  it('shows expiry and cancellation in place', async () => {
+    const a = await gw.service.submit(agent, deploy);
+    const b = await gw.service.submit(agent, { ...deploy, resource: 'prod/web' });
+    await idle();
+    await gw.service.cancel(b.id, agent);
+    env.clock.advance(3_600_001);
+    await gw.service.expireDue();
+    await vi.waitFor(async () => {
+      await idle();
+      const texts = slack.callsOf('chat.update').map((c) => JSON.stringify(c.body.blocks));
+      expect(texts.some((t) => t.includes('Expired') && t.includes('prod/api'))).toBe(true);
+      expect(texts.some((t) => t.includes('Cancelled') && t.includes('prod/web'))).toBe(true);
+    });
+    expect(await status(a.id)).toBe('expired');
+  });
+
+  describe('every click is checked before anything is decided', () => {
+    it('refuses a forged signature', async () => {
+      const req = await gw.service.submit(agent, deploy);
+      const body = formBody(click(users.alice, 'cs_approve', req.id));
+      const res = await gw.app.inject({
+        method: 'POST',
+        url: '/v1/slack/interactivity',
+        headers: signed(body, env.clock.now(), 'not-the-signing-secret-at-all'),
+        payload: body,
+      });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().detail).toMatch(/signature does not match/);
+      expect(res.body).not.toContain('test-signing-secret');
+      expect(await status(req.id)).toBe('pending');
+    });
+
+    it('refuses a body changed after signing', async () => {
+      const req = await gw.service.submit(agent, deploy);
+      const other = await gw.service.submit(agent, { ...deploy, resource: 'prod/other' });
+      const body = formBody(click(users.alice, 'cs_approve', req.id));
+      const headers = signed(body, env.clock.now());
+      const swapped = body.replace(req.id, other.id);
+      const res = await gw.app.inject({ method: 'POST', url: '/v1/slack/interactivity', headers, payload: swapped });
+      expect(res.statusCode).toBe(401);
+      expect(await status(other.id)).toBe('pending');
+    });
+
+    it('refuses missing signature headers', async () => {
+      const req = await gw.service.submit(agent, deploy);
+      const body = formBody(click(users.alice, 'cs_approve', req.id));
+      const res = await gw.app.inject({
+        method: 'POST',
+        url: '/v1/slack/interactivity',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: body,
+      });
+      expect(res.statusCode).toBe(401);
+    });
+
+    it('refuses stale and future timestamps, accepts within five minutes', async () => {
+      const req = await gw.service.submit(agent, iam);
+      for (const skew of [-301, 301, -3600, 86_400]) {
+        const body = formBody(click(users.alice, 'cs_approve', req.id));
+        const res = await gw.app.inject({
+          method: 'POST',
+          url: '/v1/slack/interactivity',
+          headers: signed(body, env.clock.now(), undefined, skew),
+          payload: body,
+        });
+        expect(res.statusCode, `skew ${skew}`).toBe(401);
+      }
+      expect((await gw.service.get(req.id)).reviews).toHaveLength(0);
+      const body = formBody(click(users.alice, 'cs_approve', req.id));
+      const ok = await gw.app.inject({
+        method: 'POST',
+        url: '/v1/slack/interactivity',
+        headers: signed(body, env.clock.now(), undefined, -290),
+        payload: body,
+      });
+      expect(ok.statusCode).toBe(200);
+      expect((await gw.service.get(req.id)).reviews).toHaveLength(1);
+    });
+
+    it('ignores a replayed delivery and a re-signed retry of the same click', async () => {
+      const req = await gw.service.submit(agent, iam);
+      const payload = click(users.alice, 'cs_approve', req.id);
+      const body = formBody(payload);
+      const headers = signed(body, env.clock.now());
+      const send = (h: Record<string, string>) =>
+        gw.app.inject({ method: 'POST', url: '/v1/slack/interactivity', headers: h, payload: body });
+      expect((await send(headers)).statusCode).toBe(200);
+      await vi.waitFor(() => expect(ephemerals(users.alice)).toHaveLength(1));
+      expect((await send(headers)).statusCode).toBe(200);
+      env.clock.advance(2000);
+      expect((await send(signed(body, env.clock.now()))).statusCode).toBe(200);
+      // Neither repeat reached the service: no "already voted" reply, one review.
+      expect((await gw.service.get(req.id)).reviews).toHaveLength(1);
+      expect(ephemerals(users.alice)).toHaveLength(1);
+    });
+
+    it('refuses an unknown workspace and an unknown app', async () => {
+      const req = await gw.service.submit(agent, deploy);
+      const otherTeam = click(users.alice, 'cs_approve', req.id, {
+        team: { id: 'T0EVIL' },
+        user: { id: users.alice, team_id: 'T0EVIL' },
+      });
+      expect((await interact(gw, otherTeam, env.clock.now())).statusCode).toBe(403);
+      const otherApp = click(users.alice, 'cs_approve', req.id, { api_app_id: 'A0EVIL' });
+      expect((await interact(gw, otherApp, env.clock.now())).statusCode).toBe(403);
+      expect(await status(req.id)).toBe('pending');
+    });
+
+    it('refuses an unlinked Slack user with an ephemeral explanation', async () => {
+      const req = await gw.service.submit(agent, deploy);
+      expect((await interact(gw, click(users.mallory, 'cs_approve', req.id), env.clock.now())).statusCode).toBe(200);
+      await vi.waitFor(() => expect(ephemerals(users.mallory).join()).toMatch(/not linked/));
+      expect(await status(req.id)).toBe('pending');
+      await interact(gw, denySubmission(users.mallory, req.id, 'no'), env.clock.now());
+      expect(await status(req.id)).toBe('pending');
+    });
+
+    it('refuses the requester (the human behind the agent)', async () => {
+      const req = await gw.service.submit(agent, deploy);
+      await interact(gw, click(users.dana, 'cs_approve', req.id), env.clock.now());
+      await vi.waitFor(() => expect(ephemerals(users.dana).join()).toMatch(/delegation chain/));
+      expect(await status(req.id)).toBe('pending');
+    });
+
+    it('refuses a reviewer outside the approver groups', async () => {
+      const req = await gw.service.submit(agent, deploy);
+      await interact(gw, click(users.erin, 'cs_approve', req.id), env.clock.now());
+      await vi.waitFor(() => expect(ephemerals(users.erin).join()).toMatch(/none of the approver groups/));
+      expect(await status(req.id)).toBe('pending');
+      const res = await interact(gw, denySubmission(users.erin, req.id, 'nope'), env.clock.now());
+      expect(res.json().errors.reason).toMatch(/none of the approver groups/);
+      expect(await status(req.id)).toBe('pending');
+    });
+
+    it('refuses JSON bodies (Slack sends form-encoded)', async () => {
+      const req = await gw.service.submit(agent, deploy);
+      const res = await gw.app.inject({
+        method: 'POST',
+        url: '/v1/slack/interactivity',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ payload: click(users.alice, 'cs_approve', req.id) }),
+      });
+      expect(res.statusCode).toBe(415);
+      expect(await status(req.id)).toBe('pending');
+    });
+  });
+
+  it('escapes what the actor controls: no mentions, no markup, no hidden characters', async () => {
+    const req = await gw.service.submit(agent, {
+      type: 'deploy.<!channel>',
+      resource: 'prod/<@U0BOSS>',
+      params: {
+        note: '<!here> *approve now* <https://evil.example|click> `code` ```block```',
+        hidden: 'safe\u202Etxt.exe\u0000\u200B',
+        long: 'x'.repeat(5000),
+      },
+      justification: 'ok <!everyone> &amp; <#C123|general>',
+    });
+    await idle();
+    const blocks = posted();
+    for (const bad of ['<!channel>', '<!here>', '<!everyone>', '<@U0BOSS>', '<https://evil', '<#C123', '\\u202e', '\\u0000', '\\u200b']) {
+      expect(blocks.toLowerCase()).not.toContain(bad.toLowerCase());
+    }
+    expect(blocks).toContain('&lt;!channel&gt;');
+    expect(blocks).toContain('&amp;amp;');
+    expect(blocks).not.toContain('x'.repeat(400));
+    expect(blocks).toContain(`<https://countersign.example.com/console/requests/${req.id}|see the full request>`);
+    const text = String(slack.callsOf('chat.postMessage')[0]?.body.text);
+    expect(text).not.toContain('<!channel>');
+  });
+
+  it('Slack down never approves anything: retried, then failed, counted, request still pending', async () => {
+    slack.down = { status: 503 };
+    const req = await gw.service.submit(agent, deploy);
+    await idle();
+    expect(slack.callsOf('chat.postMessage').length).toBe(5); // slack.retryAttempts
+    expect(await status(req.id)).toBe('pending');
+    const metrics = await gw.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/countersign_channel_failures_total\{channel="slack"\} 1/);
+    slack.down = null;
+    const later = await gw.service.submit(agent, { ...deploy, resource: 'prod/web' });
+    await idle();
+    expect(slack.messages.size).toBe(1);
+    expect(await status(later.id)).toBe('pending');
+  });
+
+  it('honours a rate limit and posts once Slack accepts', async () => {
+    slack.fail('chat.postMessage', { status: 429, headers: { 'retry-after': '0' } }, { status: 200, body: { ok: false, error: 'ratelimited' } });
+    await gw.service.submit(agent, deploy);
+    await idle();
+    expect(slack.callsOf('chat.postMessage')).toHaveLength(3);
+    expect(slack.messages.size).toBe(1);
+  });
+
+  it('does not retry a permanent error such as channel_not_found', async () => {
+    slack.fail('chat.postMessage', { status: 200, body: { ok: false, error: 'channel_not_found' } });
+    await gw.service.submit(agent, deploy);
+    await idle();
+    expect(slack.callsOf('chat.postMessage')).toHaveLength(1);
+  });
+});
