@@ -10,7 +10,12 @@ const deploy = {
   params: { version: '1.2.3', replicas: 3 },
   justification: 'release 1.2.3 to fix checkout',
 };
-const iam = { type: 'aws.iam.attach_role_policy', resource: 'prod/role/ci', params: { policy: 'Admin' }, justification: 'ci' };
+const iam = {
+  type: 'aws.iam.attach_role_policy',
+  resource: 'prod/role/ci',
+  params: { policy: 'Admin' },
+  justification: 'ci',
+};
 
 describe('review in Slack over HTTP', () => {
   let env: TestEnv;
@@ -33,7 +38,10 @@ describe('review in Slack over HTTP', () => {
   const idle = () => gw.slack?.channel.idle();
   const status = async (id: string) => (await gw.service.get(id)).request.status;
   const ephemerals = (user: string) =>
-    slack.callsOf('chat.postEphemeral').filter((c) => c.body.user === user).map((c) => String(c.body.text));
+    slack
+      .callsOf('chat.postEphemeral')
+      .filter((c) => c.body.user === user)
+      .map((c) => String(c.body.text));
   const posted = () => JSON.stringify(slack.callsOf('chat.postMessage')[0]?.body.blocks);
 
   it('posts a review message with everything a reviewer needs, then records request.notified', async () => {
@@ -62,7 +70,10 @@ describe('review in Slack over HTTP', () => {
       expect(blocks).toContain(needle);
     }
     const trail = await gw.service.trail(req.id);
-    expect(trail.find((e) => e.kind === 'request.notified')?.details).toMatchObject({ channel: 'slack', to: 'C0APPROVALS' });
+    expect(trail.find((e) => e.kind === 'request.notified')?.details).toMatchObject({
+      channel: 'slack',
+      to: 'C0APPROVALS',
+    });
   });
 
   it('an approve click votes through the service, updates the same message and tells the requester in a thread', async () => {
@@ -111,13 +122,22 @@ describe('review in Slack over HTTP', () => {
     expect(await status(req.id)).toBe('pending'); // no vote before the reason is given
     const empty = await interact(gw, denySubmission(users.bob, req.id, '   '), env.clock.now());
     expect(empty.json()).toMatchObject({ response_action: 'errors' });
-    const res = await interact(gw, denySubmission(users.bob, req.id, 'not during the freeze'), env.clock.now());
+    const res = await interact(
+      gw,
+      denySubmission(users.bob, req.id, 'not during the freeze'),
+      env.clock.now(),
+    );
     expect(res.statusCode).toBe(200);
     expect(res.body).toBe('');
     expect(await status(req.id)).toBe('rejected');
-    expect((await gw.service.get(req.id)).reviews[0]).toMatchObject({ vote: 'deny', comment: 'not during the freeze' });
+    expect((await gw.service.get(req.id)).reviews[0]).toMatchObject({
+      vote: 'deny',
+      comment: 'not during the freeze',
+    });
     await idle();
-    expect(JSON.stringify(slack.callsOf('chat.update').at(-1)?.body.blocks)).toContain('denied: `not during the freeze`');
+    expect(JSON.stringify(slack.callsOf('chat.update').at(-1)?.body.blocks)).toContain(
+      'denied: `not during the freeze`',
+    );
   });
 
   it('shows expiry and cancellation in place', async () => {
@@ -158,7 +178,12 @@ describe('review in Slack over HTTP', () => {
       const body = formBody(click(users.alice, 'cs_approve', req.id));
       const headers = signed(body, env.clock.now());
       const swapped = body.replace(req.id, other.id);
-      const res = await gw.app.inject({ method: 'POST', url: '/v1/slack/interactivity', headers, payload: swapped });
+      const res = await gw.app.inject({
+        method: 'POST',
+        url: '/v1/slack/interactivity',
+        headers,
+        payload: swapped,
+      });
       expect(res.statusCode).toBe(401);
       expect(await status(other.id)).toBe('pending');
     });
@@ -230,7 +255,9 @@ describe('review in Slack over HTTP', () => {
 
     it('refuses an unlinked Slack user with an ephemeral explanation', async () => {
       const req = await gw.service.submit(agent, deploy);
-      expect((await interact(gw, click(users.mallory, 'cs_approve', req.id), env.clock.now())).statusCode).toBe(200);
+      expect(
+        (await interact(gw, click(users.mallory, 'cs_approve', req.id), env.clock.now())).statusCode,
+      ).toBe(200);
       await vi.waitFor(() => expect(ephemerals(users.mallory).join()).toMatch(/not linked/));
       expect(await status(req.id)).toBe('pending');
       await interact(gw, denySubmission(users.mallory, req.id, 'no'), env.clock.now());
@@ -280,13 +307,25 @@ describe('review in Slack over HTTP', () => {
     });
     await idle();
     const blocks = posted();
-    for (const bad of ['<!channel>', '<!here>', '<!everyone>', '<@U0BOSS>', '<https://evil', '<#C123', '\\u202e', '\\u0000', '\\u200b']) {
+    for (const bad of [
+      '<!channel>',
+      '<!here>',
+      '<!everyone>',
+      '<@U0BOSS>',
+      '<https://evil',
+      '<#C123',
+      '\\u202e',
+      '\\u0000',
+      '\\u200b',
+    ]) {
       expect(blocks.toLowerCase()).not.toContain(bad.toLowerCase());
     }
     expect(blocks).toContain('&lt;!channel&gt;');
     expect(blocks).toContain('&amp;amp;');
     expect(blocks).not.toContain('x'.repeat(400));
-    expect(blocks).toContain(`<https://countersign.example.com/console/requests/${req.id}|see the full request>`);
+    expect(blocks).toContain(
+      `<https://countersign.example.com/console/requests/${req.id}|see the full request>`,
+    );
     const text = String(slack.callsOf('chat.postMessage')[0]?.body.text);
     expect(text).not.toContain('<!channel>');
   });
@@ -307,7 +346,11 @@ describe('review in Slack over HTTP', () => {
   });
 
   it('honours a rate limit and posts once Slack accepts', async () => {
-    slack.fail('chat.postMessage', { status: 429, headers: { 'retry-after': '0' } }, { status: 200, body: { ok: false, error: 'ratelimited' } });
+    slack.fail(
+      'chat.postMessage',
+      { status: 429, headers: { 'retry-after': '0' } },
+      { status: 200, body: { ok: false, error: 'ratelimited' } },
+    );
     await gw.service.submit(agent, deploy);
     await idle();
     expect(slack.callsOf('chat.postMessage')).toHaveLength(3);

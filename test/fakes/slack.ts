@@ -20,7 +20,8 @@ type Failure = { status: number; body?: Json; headers?: Record<string, string> }
 
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown, max: number, types = ['plain_text', 'mrkdwn']): string | null => {
-  if (!isObj(v) || !types.includes(String(v.type)) || typeof v.text !== 'string') return 'text object malformed';
+  if (!isObj(v) || !types.includes(String(v.type)) || typeof v.text !== 'string')
+    return 'text object malformed';
   if (v.text.length === 0 || v.text.length > max) return `text length ${v.text.length} outside 1..${max}`;
   return null;
 };
@@ -53,19 +54,22 @@ export function checkBlocks(blocks: unknown, max = 50): string | null {
         break;
       }
       case 'context':
-        if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 10) return 'context elements 1..10';
+        if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 10)
+          return 'context elements 1..10';
         for (const el of b.elements) {
           const e = text(el, 3000);
           if (e) return `context: ${e}`;
         }
         break;
       case 'actions':
-        if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 25) return 'actions elements 1..25';
+        if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 25)
+          return 'actions elements 1..25';
         for (const el of b.elements) {
           if (!isObj(el) || el.type !== 'button') return 'only buttons are expected';
           const e = text(el.text, 75, ['plain_text']);
           if (e) return `button: ${e}`;
-          if (typeof el.action_id !== 'string' || actionIds.has(el.action_id)) return 'action_id missing or repeated';
+          if (typeof el.action_id !== 'string' || actionIds.has(el.action_id))
+            return 'action_id missing or repeated';
           actionIds.add(el.action_id);
           if (typeof el.value !== 'string' || el.value.length > 2000) return 'button value too long';
         }
@@ -82,7 +86,10 @@ export function checkBlocks(blocks: unknown, max = 50): string | null {
 
 export class FakeSlack {
   readonly calls: Call[] = [];
-  readonly messages = new Map<string, { channel: string; ts: string; text: string; blocks: unknown; thread?: string }>();
+  readonly messages = new Map<
+    string,
+    { channel: string; ts: string; text: string; blocks: unknown; thread?: string }
+  >();
   /** Failures to return for the next calls of a method, in order. */
   readonly failures = new Map<string, Failure[]>();
   /** Every Web API call answers this while set (Slack down). */
@@ -139,7 +146,8 @@ export class FakeSlack {
     const send = (status: number, body: Json, headers: Record<string, string> = {}) =>
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
     const method = (req.url ?? '').replace(/^\/api\//, '');
-    if (req.method !== 'POST' || !req.url?.startsWith('/api/')) return send(404, { ok: false, error: 'unknown_method' });
+    if (req.method !== 'POST' || !req.url?.startsWith('/api/'))
+      return send(404, { ok: false, error: 'unknown_method' });
     if (!String(req.headers['content-type']).startsWith('application/json')) {
       return send(200, { ok: false, error: 'invalid_form_data' });
     }
@@ -153,7 +161,8 @@ export class FakeSlack {
     this.calls.push({ method, token, body });
     if (this.down) return send(this.down.status, this.down.body ?? { ok: false }, this.down.headers);
     const queued = this.failures.get(method)?.shift();
-    if (queued) return send(queued.status, queued.body ?? { ok: false, error: 'internal_error' }, queued.headers);
+    if (queued)
+      return send(queued.status, queued.body ?? { ok: false, error: 'internal_error' }, queued.headers);
     const wanted = method === 'apps.connections.open' ? this.appToken : this.botToken;
     if (!token) return send(200, { ok: false, error: 'not_authed' });
     if (token !== wanted) return send(200, { ok: false, error: 'invalid_auth' });
@@ -164,8 +173,10 @@ export class FakeSlack {
   private handle(method: string, body: Json): Json {
     switch (method) {
       case 'chat.postMessage': {
-        if (typeof body.channel !== 'string' || !body.channel) return { ok: false, error: 'channel_not_found' };
-        if (typeof body.text !== 'string' && body.blocks === undefined) return { ok: false, error: 'no_text' };
+        if (typeof body.channel !== 'string' || !body.channel)
+          return { ok: false, error: 'channel_not_found' };
+        if (typeof body.text !== 'string' && body.blocks === undefined)
+          return { ok: false, error: 'no_text' };
         if (body.blocks !== undefined && checkBlocks(body.blocks)) {
           return { ok: false, error: 'invalid_blocks', detail: checkBlocks(body.blocks) };
         }
@@ -185,7 +196,8 @@ export class FakeSlack {
         const key = `${String(body.channel)}/${String(body.ts)}`;
         const existing = this.messages.get(key);
         if (!existing) return { ok: false, error: 'message_not_found' };
-        if (body.blocks !== undefined && checkBlocks(body.blocks)) return { ok: false, error: 'invalid_blocks' };
+        if (body.blocks !== undefined && checkBlocks(body.blocks))
+          return { ok: false, error: 'invalid_blocks' };
         existing.blocks = body.blocks;
         existing.text = String(body.text ?? existing.text);
         return { ok: true, channel: existing.channel, ts: existing.ts };
@@ -196,7 +208,8 @@ export class FakeSlack {
         if (!isObj(view) || view.type !== 'modal' || text(view.title, 24, ['plain_text'])) {
           return { ok: false, error: 'invalid_arguments' };
         }
-        if (view.submit !== undefined && text(view.submit, 24, ['plain_text'])) return { ok: false, error: 'invalid_arguments' };
+        if (view.submit !== undefined && text(view.submit, 24, ['plain_text']))
+          return { ok: false, error: 'invalid_arguments' };
         if (checkBlocks(view.blocks, 100)) return { ok: false, error: 'invalid_blocks' };
         if (typeof view.private_metadata === 'string' && view.private_metadata.length > 3000) {
           return { ok: false, error: 'invalid_arguments' };
@@ -204,7 +217,11 @@ export class FakeSlack {
         return { ok: true, view: { id: `V${this.seq++}`, ...view } };
       }
       case 'chat.postEphemeral':
-        if (typeof body.channel !== 'string' || typeof body.user !== 'string' || typeof body.text !== 'string') {
+        if (
+          typeof body.channel !== 'string' ||
+          typeof body.user !== 'string' ||
+          typeof body.text !== 'string'
+        ) {
           return { ok: false, error: 'invalid_arguments' };
         }
         return { ok: true, message_ts: `${1_700_000_000 + this.seq++}.000200` };
@@ -239,10 +256,18 @@ export class FakeSlack {
   async deliver(payload: Json, envelopeId = `env-${this.seq++}`): Promise<Json> {
     const ws = await this.socket();
     const acked = new Promise<Json>((resolve) => {
-      const check = (ack: Json) => (ack.envelope_id === envelopeId ? resolve(ack) : this.ackWaiters.push(check));
+      const check = (ack: Json) =>
+        ack.envelope_id === envelopeId ? resolve(ack) : this.ackWaiters.push(check);
       this.ackWaiters.push(check);
     });
-    ws.send(JSON.stringify({ envelope_id: envelopeId, type: 'interactive', payload, accepts_response_payload: true }));
+    ws.send(
+      JSON.stringify({
+        envelope_id: envelopeId,
+        type: 'interactive',
+        payload,
+        accepts_response_payload: true,
+      }),
+    );
     return acked;
   }
 

@@ -1,5 +1,5 @@
-import type { Gateway } from '../../src/server/gateway.js';
 import { slackSignature } from '../../src/channels/slack/verify.js';
+import type { Gateway } from '../../src/server/gateway.js';
 
 export const signingSecret = 'test-signing-secret-0123456789abcdef';
 export const team = 'T0TEAM';
@@ -28,7 +28,12 @@ export function slackSection(apiUrl: string, extra: Record<string, unknown> = {}
 let seq = 0;
 
 /** A block_actions payload as Slack sends it when a button is clicked. */
-export function click(user: string, action: 'cs_approve' | 'cs_deny', requestId: string, over: Record<string, unknown> = {}) {
+export function click(
+  user: string,
+  action: 'cs_approve' | 'cs_deny',
+  requestId: string,
+  over: Record<string, unknown> = {},
+) {
   seq++;
   return {
     type: 'block_actions',
@@ -39,14 +44,25 @@ export function click(user: string, action: 'cs_approve' | 'cs_deny', requestId:
     channel: { id: 'C0APPROVALS', name: 'approvals' },
     container: { type: 'message', channel_id: 'C0APPROVALS', message_ts: '1.0' },
     actions: [
-      { type: 'button', action_id: action, block_id: 'cs_vote', value: requestId, action_ts: `${1_700_000_000 + seq}.${seq}` },
+      {
+        type: 'button',
+        action_id: action,
+        block_id: 'cs_vote',
+        value: requestId,
+        action_ts: `${1_700_000_000 + seq}.${seq}`,
+      },
     ],
     ...over,
   };
 }
 
 /** A view_submission payload for the deny modal. */
-export function denySubmission(user: string, requestId: string, reason: string, over: Record<string, unknown> = {}) {
+export function denySubmission(
+  user: string,
+  requestId: string,
+  reason: string,
+  over: Record<string, unknown> = {},
+) {
   seq++;
   return {
     type: 'view_submission',
@@ -81,5 +97,10 @@ export function signed(body: string, nowMs: number, secret = signingSecret, skew
 /** Posts an interaction to the gateway's endpoint, signed as Slack would. */
 export async function interact(gw: Gateway, payload: unknown, nowMs: number) {
   const body = formBody(payload);
-  return gw.app.inject({ method: 'POST', url: '/v1/slack/interactivity', headers: signed(body, nowMs), payload: body });
+  return gw.app.inject({
+    method: 'POST',
+    url: '/v1/slack/interactivity',
+    headers: signed(body, nowMs),
+    payload: body,
+  });
 }

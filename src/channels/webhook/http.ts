@@ -53,16 +53,22 @@ export function checkDestination(url: URL, allowHttp: boolean): void {
  * POSTs a JSON body. No redirects are followed (a 3xx is a failed attempt), the connection only
  * reaches addresses the AddressPolicy permits, and the response body is discarded unread.
  */
-export function postJson(
+export async function postJson(
   target: string,
   headers: Record<string, string>,
   body: string,
   options: PostOptions,
 ): Promise<PostResult> {
-  const url = new URL(target);
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new DestinationError('the URL is not valid');
+  }
   checkDestination(url, options.allowHttp);
+  // Node connects to an IP literal without calling `lookup`, so literals are checked here.
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host) !== 0 && !options.addresses.permits(host)) return Promise.reject(new SsrfError(host, host));
+  if (isIP(host) !== 0 && !options.addresses.permits(host)) throw new SsrfError(host, host);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<PostResult>((resolve, reject) => {
     const req = send(
