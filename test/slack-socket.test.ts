@@ -100,7 +100,12 @@ describe('Socket Mode client', () => {
     const client = new SocketModeClient({
       api,
       appToken: slack.appToken,
-      interactions: { handle: async (p: unknown) => (handled.push(p), { status: 200 }) } as never,
+      interactions: {
+        handle: async (p: unknown) => {
+          handled.push(p);
+          return { status: 200 };
+        },
+      } as never,
       reconnectBaseMs: 5,
     });
     try {
