@@ -363,4 +363,71 @@ describe('review in Slack over HTTP', () => {
     await idle();
     expect(slack.callsOf('chat.postMessage')).toHaveLength(1);
   });
+
+  describe('resync repairs what Slack missed', () => {
+    const resync = () => gw.slack?.channel.resync() ?? Promise.resolve(0);
+
+    it('posts a request that Slack was down for, once Slack is back', async () => {
+      slack.down = { status: 503 };
+      const req = await gw.service.submit(agent, deploy);
+      await idle();
+      slack.down = null;
+      expect(await resync()).toBe(0); // too young: its first attempt may still be running
+      env.clock.advance(30_000);
+      expect(await resync()).toBe(1);
+      expect([...slack.messages.values()].map((m) => m.channel)).toEqual(['C0APPROVALS']);
+      expect(await resync()).toBe(0);
+      expect(await status(req.id)).toBe('pending');
+    });
+
+    it('backs off while Slack stays down, and counts each failure', async () => {
+      slack.down = { status: 503 };
+      await gw.service.submit(agent, deploy);
+      await idle();
+      env.clock.advance(30_000);
+      await resync();
+      const calls = slack.callsOf('chat.postMessage').length;
+      await resync();
+      expect(slack.callsOf('chat.postMessage').length).toBe(calls);
+      env.clock.advance(30_000);
+      await resync();
+      expect(slack.callsOf('chat.postMessage').length).toBeGreaterThan(calls);
+      const metrics = await gw.app.inject({ method: 'GET', url: '/metrics' });
+      expect(metrics.body).toMatch(/countersign_channel_failures_total\{channel="slack"\} 3/);
+    });
+
+    it('brings a message up to date after a failed update', async () => {
+      const req = await gw.service.submit(agent, deploy);
+      await idle();
+      slack.fail('chat.update', ...Array.from({ length: 5 }, () => ({ status: 500 })));
+      await interact(gw, click(users.alice, 'cs_approve', req.id), env.clock.now());
+      await idle();
+      const message = () => JSON.stringify([...slack.messages.values()][0]?.blocks);
+      expect(message()).toContain('cs_approve'); // still shows the buttons
+      env.clock.advance(30_000);
+      expect(await resync()).toBe(1);
+      expect(message()).toContain('Approved');
+      expect(message()).not.toContain('cs_approve');
+      expect(await resync()).toBe(0);
+    });
+  });
+});
+
+describe('a request submitted while Slack was not running', () => {
+  it('is posted by the next gateway that has Slack', async () => {
+    const env = new TestEnv();
+    const slack = await new FakeSlack().start();
+    try {
+      const before = await env.gateway({});
+      const req = await before.service.submit(agent, deploy);
+      await env.close(before);
+      const after = await env.gateway({ slack: slackSection(slack.apiUrl) });
+      env.clock.advance(30_000);
+      expect(await after.slack?.channel.resync()).toBe(1);
+      expect(JSON.stringify(slack.callsOf('chat.postMessage')[0]?.body.blocks)).toContain(req.id);
+    } finally {
+      await env.cleanup();
+      await slack.stop();
+    }
+  });
 });

@@ -158,6 +158,19 @@ describe('outgoing webhooks', () => {
     expect(verified()).toHaveLength(2);
   });
 
+  it('prunes settled messages after the retention period, never pending ones', async () => {
+    const gw = await env.gateway(webhooks());
+    await gw.service.submit(agent, deploy);
+    await gw.webhooks.worker.runOnce();
+    receiver.respond = () => ({ status: 500 });
+    await gw.service.submit(agent, { ...deploy, resource: 'prod/web' });
+    await gw.webhooks.worker.runOnce();
+    expect(gw.webhooks.outbox.list().map((r) => r.status)).toEqual(['delivered', 'pending']);
+    env.clock.advance(31 * 86_400_000);
+    await gw.webhooks.worker.runOnce();
+    expect(gw.webhooks.outbox.list().map((r) => r.status)).toEqual(['pending']);
+  });
+
   it('a message written before a crash is sent by the next process', async () => {
     const first = await env.gateway(webhooks());
     await first.service.submit(agent, deploy);

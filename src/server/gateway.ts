@@ -108,6 +108,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
         clock,
         directory,
         logger: channelLog,
+        failed: metrics.service.channelFailed,
       })
     : null;
   const channels: Channel[] = [webhooks.channel, ...(slack ? [slack.channel] : [])];
@@ -153,7 +154,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   app.addHook('onReady', async () => webhooks.worker.start());
   if (slack) {
     await slack.attach(app, service);
-    app.addHook('onReady', async () => slack.socket?.start());
+    app.addHook('onReady', async () => slack.start());
   }
   // ---
   return {
@@ -171,8 +172,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     async close() {
       expirer.stop();
       await webhooks.worker.stop();
-      await slack?.socket?.stop();
-      await slack?.channel.idle();
+      await slack?.stop();
       await app.close();
       await store.close();
     },

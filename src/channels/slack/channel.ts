@@ -16,8 +16,18 @@ export interface SlackChannelDeps {
   audit: (events: AuditEvent[]) => Promise<void>;
   /** The Slack user of the requester's human, to mention in the outcome thread. */
   userFor?: (principal: string) => string | undefined;
+  /** Reads a request, for the resync sweep. */
+  load: (id: string) => Promise<RequestSnapshot | undefined>;
+  /** Counts a failure the service did not see (those of the resync sweep). */
+  failed?: (channel: string) => void;
   logger?: ServiceLogger;
 }
+
+/** The resync sweep leaves alone anything younger than this: its first attempt may still be running. */
+export const resyncGraceMs = 30_000;
+const maxResyncBackoffMs = 3_600_000;
+
+const shown = (snap: RequestSnapshot) => ({ status: snap.request.status, votes: snap.reviews.length });
 
 /** Outcomes the requester's human is told about, once each. */
 const told = new Set(['approved', 'rejected', 'expired', 'cancelled']);
@@ -31,6 +41,8 @@ export class SlackChannel implements Channel {
   readonly name = 'slack';
   /** One chain per request so an update never overtakes the post it updates. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Per request: failed resyncs so far and when to try again (by the injected clock). */
+  private readonly backoff = new Map<string, { failures: number; next: number }>();
 
   constructor(private readonly deps: SlackChannelDeps) {}
 
@@ -63,12 +75,13 @@ export class SlackChannel implements Channel {
       throw new Error('no Slack channel to post to: set slack.defaultChannels or name one in the rule');
     }
     const failures: string[] = [];
-    for (const target of targets) {
+    const posted = new Set(state.messagesFor(snap.request.id).map((m) => m.target));
+    for (const target of targets.filter((t) => !posted.has(t))) {
       try {
         const message = requestMessage(snap, clock.now(), config.requestUrl?.(snap.request.id) ?? null);
         const res = await api.call('chat.postMessage', { channel: target, ...message, unfurl_links: false });
-        const ref = { requestId: snap.request.id, channel: String(res.channel), ts: String(res.ts) };
-        await state.saveMessage(ref, clock.now());
+        const ref = { requestId: snap.request.id, target, channel: String(res.channel), ts: String(res.ts) };
+        await state.saveMessage(ref, shown(snap), clock.now());
         await this.notified(snap, target, ref.ts);
       } catch (error) {
         failures.push(`${target}: ${(error as Error).message}`);
@@ -85,6 +98,7 @@ export class SlackChannel implements Channel {
       try {
         const message = requestMessage(snap, clock.now(), config.requestUrl?.(snap.request.id) ?? null);
         await api.call('chat.update', { channel: ref.channel, ts: ref.ts, ...message });
+        await state.markRendered(ref, shown(snap), clock.now());
       } catch (error) {
         failures.push(`${ref.channel}: ${(error as Error).message}`);
       }
@@ -92,6 +106,41 @@ export class SlackChannel implements Channel {
     const first = refs[0];
     if (first && told.has(snap.request.status)) await this.tellRequester(snap, first);
     if (failures.length > 0) throw new Error(`Slack update failed for ${failures.join('; ')}`);
+  }
+
+  /**
+   * Repairs what failed: posts pending requests that have no message (Slack was down through
+   * every retry, or the process stopped between commit and post) and updates messages that no
+   * longer show their request's state. Run on a timer; each request backs off on failure.
+   */
+  async resync(limit = 100): Promise<number> {
+    const { state, clock } = this.deps;
+    const now = clock.now();
+    const due = (id: string) => (this.backoff.get(id)?.next ?? 0) <= now;
+    const work = [
+      ...state.unposted(now - resyncGraceMs, limit).map((id) => ({ id, pending: true })),
+      ...state.stale(now - resyncGraceMs, limit).map((id) => ({ id, pending: false })),
+    ].filter((w) => due(w.id));
+    let repaired = 0;
+    for (const { id, pending } of work) {
+      const snap = await this.deps.load(id);
+      if (!snap) continue;
+      try {
+        await (pending ? this.requestPending(snap) : this.requestUpdated(snap));
+        this.backoff.delete(id);
+        repaired++;
+      } catch (error) {
+        const failures = (this.backoff.get(id)?.failures ?? 0) + 1;
+        const wait = Math.min(maxResyncBackoffMs, resyncGraceMs * 2 ** (failures - 1));
+        this.backoff.set(id, { failures, next: now + wait });
+        this.deps.failed?.('slack');
+        this.deps.logger?.warn(
+          { err: (error as Error).message, request: id },
+          'Slack resync failed; will retry',
+        );
+      }
+    }
+    return repaired;
   }
 
   private async tellRequester(snap: RequestSnapshot, ref: { channel: string; ts: string }): Promise<void> {

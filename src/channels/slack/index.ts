@@ -6,7 +6,7 @@ import { type ChatIdentityLinks, StaticChatLinks } from '../../identity/chat-lin
 import type { Service, ServiceLogger } from '../../service/service.js';
 import type { SqliteStore } from '../../store/sqlite/index.js';
 import { SqliteSlackState } from '../../store/sqlite/slack.js';
-import { SlackChannel } from './channel.js';
+import { resyncGraceMs, SlackChannel } from './channel.js';
 import { resolveSlack, type SlackConfig } from './config.js';
 import { SlackInteractions } from './interactions.js';
 import { slackRoutes } from './routes.js';
@@ -20,6 +20,7 @@ export interface SlackDeps {
   clock: Clock;
   directory: { get(id: string): Reviewer | undefined };
   logger?: ServiceLogger;
+  failed?: (channel: string) => void;
   /** Links from the identity module; without them, the static `slack.users` list. */
   links?: ChatIdentityLinks;
   /** Tests: retries without wall time. */
@@ -52,8 +53,23 @@ export function createSlack(deps: SlackDeps) {
     clock: deps.clock,
     audit: (events) => deps.store.appendEvents(events),
     userFor: (principal) => staticLinks.userFor('slack', principal)?.user,
+    load: (id) => deps.store.getRequest(id),
+    ...(deps.failed ? { failed: deps.failed } : {}),
     ...(deps.logger ? { logger: deps.logger } : {}),
   });
+  let timer: NodeJS.Timeout | undefined;
+  let sweeping = false;
+  const sweep = async () => {
+    if (sweeping) return;
+    sweeping = true;
+    try {
+      await channel.resync();
+    } catch (error) {
+      deps.logger?.error({ err: error }, 'Slack resync sweep failed; will retry');
+    } finally {
+      sweeping = false;
+    }
+  };
   let socket: SocketModeClient | null = null;
 
   async function attach(app: FastifyInstance, service: Service): Promise<SlackInteractions> {
@@ -85,12 +101,27 @@ export function createSlack(deps: SlackDeps) {
     return interactions;
   }
 
+  /** Starts the inbound side (Socket Mode) and the resync sweep. */
+  function start(intervalMs = resyncGraceMs): void {
+    socket?.start();
+    timer = setInterval(() => void sweep(), intervalMs);
+    timer.unref();
+  }
+
+  async function stop(): Promise<void> {
+    clearInterval(timer);
+    await socket?.stop();
+    await channel.idle();
+  }
+
   return {
     config,
     api,
     state,
     channel,
     attach,
+    start,
+    stop,
     get socket() {
       return socket;
     },

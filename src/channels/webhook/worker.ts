@@ -22,6 +22,10 @@ export interface WorkerDeps {
   post?: Poster;
 }
 
+/** Settled messages are kept this long for inspection, then pruned (at most hourly). */
+export const retentionMs = 30 * 86_400_000;
+const pruneEveryMs = 3_600_000;
+
 /** Longest a receiver's Retry-After can push one attempt back. */
 const maxRetryAfterMs = 24 * 3_600_000;
 
@@ -58,6 +62,7 @@ export class DeliveryWorker {
   private readonly random: () => number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | null = null;
+  private prunedAt = Number.NEGATIVE_INFINITY;
   private again = false;
 
   constructor(private readonly deps: WorkerDeps) {
@@ -74,6 +79,10 @@ export class DeliveryWorker {
   /** Sends every message due now; returns how many were delivered. */
   async runOnce(limit = 100): Promise<number> {
     const now = this.deps.clock.now();
+    if (now - this.prunedAt >= pruneEveryMs) {
+      this.prunedAt = now;
+      await this.deps.outbox.prune(now - retentionMs);
+    }
     const leaseMs = this.deps.config.timeoutMs * 2 + 1000;
     let delivered = 0;
     const rows = this.deps.outbox.due(now, limit);

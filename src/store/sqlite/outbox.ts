@@ -214,6 +214,15 @@ export class SqliteOutbox {
     );
   }
 
+  /** Forgets settled messages (delivered, failed, disabled) created before `before`. */
+  prune(before: number): Promise<number> {
+    return this.store.writes.run(
+      () =>
+        this.db.prepare("DELETE FROM webhook_outbox WHERE status != 'pending' AND created_at < ?").run(before)
+          .changes,
+    );
+  }
+
   list(): OutboxRow[] {
     return this.db
       .prepare<[], Row>('SELECT * FROM webhook_outbox ORDER BY event_idx, target')

@@ -39,12 +39,17 @@ export const slackWebhookMigrations: Migration[] = [
   {
     name: '0301-slack-messages',
     sql: `
+  -- One row per posted review message. status/votes are what the message last showed, so a
+  -- sweep can find messages left behind by a failed update and bring them up to date.
   CREATE TABLE slack_messages (
     request_id TEXT NOT NULL,
+    target TEXT NOT NULL,
     channel TEXT NOT NULL,
     ts TEXT NOT NULL,
-    posted_at INTEGER NOT NULL,
-    PRIMARY KEY (request_id, channel)
+    status TEXT NOT NULL,
+    votes INTEGER NOT NULL,
+    rendered_at INTEGER NOT NULL,
+    PRIMARY KEY (request_id, target)
   );
   -- Interactivity deliveries already handled, kept past Slack's 5-minute signature window.
   CREATE TABLE slack_deliveries (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
