@@ -171,6 +171,16 @@ describe('outgoing webhooks', () => {
     expect(gw.webhooks.outbox.list().map((r) => r.status)).toEqual(['pending']);
   });
 
+  it('enabling webhooks later does not replay what happened before', async () => {
+    const before = await env.gateway({});
+    await before.service.submit(agent, deploy);
+    await env.close(before);
+    const after = await env.gateway(webhooks());
+    const later = await after.service.submit(agent, { ...deploy, resource: 'prod/web' });
+    expect(await after.webhooks.worker.runOnce()).toBe(1);
+    expect(verified().map((e) => e.data.id)).toEqual([later.id]);
+  });
+
   it('a message written before a crash is sent by the next process', async () => {
     const first = await env.gateway(webhooks());
     await first.service.submit(agent, deploy);

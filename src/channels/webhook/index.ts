@@ -7,14 +7,16 @@ import type { RequestSnapshot } from '../../store/store.js';
 import { newId } from '../../util/ids.js';
 import type { Channel } from '../channel.js';
 import type { WebhooksConfig } from './config.js';
-import { webhookEventFor, webhookPayload } from './payload.js';
+import { capturedKinds, webhookEventFor, webhookPayload } from './payload.js';
 import { DeliveryWorker, type Poster } from './worker.js';
 
 /** The messages one committed audit event produces: one per subscribed endpoint, plus the callback. */
 export function deriveMessages(config: WebhooksConfig): Derive {
-  return (event: AuditEvent, snap: RequestSnapshot | undefined): OutboxMessage[] => {
+  return (event: AuditEvent, load: () => RequestSnapshot | undefined): OutboxMessage[] => {
     const type = webhookEventFor(event);
-    if (!type || !snap) return [];
+    if (!type) return [];
+    const snap = load();
+    if (!snap) return [];
     const payload = webhookPayload(type, event.at, snap.request, snap.reviews);
     const base = { eventType: type, requestId: snap.request.id, payload };
     const out: OutboxMessage[] = config.endpoints
@@ -59,7 +61,12 @@ export function createWebhooks(deps: {
   post?: Poster;
 }): Webhooks {
   const outbox = new SqliteOutbox(deps.store);
-  outbox.capture(deriveMessages(deps.config), () => deps.clock.now());
+  // Nothing configured: no per-commit cost at all, and no history replayed if it is configured later.
+  if (deps.config.endpoints.length > 0 || deps.config.callbackSecrets.length > 0) {
+    outbox.capture(capturedKinds, deriveMessages(deps.config), () => deps.clock.now());
+  } else {
+    outbox.idle();
+  }
   const worker = new DeliveryWorker({
     outbox,
     config: deps.config,

@@ -11,6 +11,17 @@ export const webhookEvents = [
 ] as const;
 export type WebhookEvent = (typeof webhookEvents)[number];
 
+/** The audit event kinds that can become webhook events (see webhookEventFor). */
+export const capturedKinds = [
+  'request.submitted',
+  'request.approved',
+  'request.rejected',
+  'request.expired',
+  'request.cancelled',
+  'request.executed',
+  'request.failed',
+] as const;
+
 /**
  * The webhook event an audit event stands for, if any. `request.failed` (the action ran and
  * failed) is sent as `request.executed` with `result.outcome: failed`: to a receiver both mean

@@ -28,8 +28,11 @@ export interface OutboxRow extends OutboxMessage {
   deliveredAt: number | null;
 }
 
-/** Turns one committed audit event into messages; runs inside the write transaction, so it must be sync. */
-export type Derive = (event: AuditEvent, snapshot: RequestSnapshot | undefined) => OutboxMessage[];
+/**
+ * Turns one committed audit event into messages. Runs inside the write transaction, so it must be
+ * synchronous; the snapshot is read only if asked for.
+ */
+export type Derive = (event: AuditEvent, snapshot: () => RequestSnapshot | undefined) => OutboxMessage[];
 
 interface Row {
   id: string;
@@ -75,12 +78,22 @@ export class SqliteOutbox {
     this.db = store.db;
   }
 
-  /** Starts capturing messages from every batch committed from now on. */
-  capture(derive: Derive, now: () => number): void {
+  /**
+   * Starts capturing messages from every batch committed from now on, for events of `kinds`.
+   * If capture was off before (first start, or webhooks were not configured), the cursor first
+   * jumps to the end of the log: events from while it was off are not replayed.
+   */
+  capture(kinds: readonly string[], derive: Derive, now: () => number): void {
     const db = this.db;
+    db.prepare(
+      'UPDATE webhook_cursor SET last_idx = (SELECT COALESCE(MAX(idx), -1) FROM events), active = 1 WHERE id = 1 AND active = 0',
+    ).run();
     const cursor = db.prepare<[], { last_idx: number }>('SELECT last_idx FROM webhook_cursor WHERE id = 1');
-    const newEvents = db.prepare<[number], { idx: number; entry: string }>(
-      'SELECT idx, entry FROM events WHERE idx > ? ORDER BY idx',
+    const last = db.prepare<[number], { idx: number | null }>(
+      'SELECT MAX(idx) AS idx FROM events WHERE idx > ?',
+    );
+    const newEvents = db.prepare<unknown[], { idx: number; entry: string }>(
+      `SELECT idx, entry FROM events WHERE idx > ? AND kind IN (${kinds.map(() => '?').join(', ')}) ORDER BY idx`,
     );
     const request = db.prepare<[string], { body: string }>('SELECT body FROM requests WHERE id = ?');
     const reviews = db.prepare<[string], { body: string }>(
@@ -94,7 +107,7 @@ export class SqliteOutbox {
        VALUES (@id, @target, @url, @eventType, @requestId, @eventIdx, @payload, @now, 'pending', @now)`,
     );
     const advance = db.prepare('UPDATE webhook_cursor SET last_idx = ? WHERE id = 1');
-    const snapshot = (id: string): RequestSnapshot | undefined => {
+    const snapshot = (id: string) => (): RequestSnapshot | undefined => {
       const row = request.get(id);
       if (!row) return undefined;
       return {
@@ -104,11 +117,11 @@ export class SqliteOutbox {
     };
     this.store.writes.hooks.push(() => {
       const from = cursor.get()?.last_idx ?? -1;
-      let last = from;
+      const to = last.get(from)?.idx ?? null;
+      if (to === null) return;
       const at = now();
       // .all(), not .iterate(): better-sqlite3 allows no writes on a connection while a read cursor is open.
-      for (const row of newEvents.all(from)) {
-        last = row.idx;
+      for (const row of newEvents.all(from, ...kinds)) {
         const event = JSON.parse(row.entry) as AuditEvent;
         if (!event.requestId) continue;
         for (const m of derive(event, snapshot(event.requestId))) {
@@ -116,8 +129,13 @@ export class SqliteOutbox {
           insert.run({ ...m, eventIdx: row.idx, now: at });
         }
       }
-      if (last !== from) advance.run(last);
+      advance.run(to);
     });
+  }
+
+  /** Records that capture is off, so that turning it on later starts from the log's end. */
+  idle(): void {
+    this.db.prepare('UPDATE webhook_cursor SET active = 0 WHERE id = 1').run();
   }
 
   due(now: number, limit: number): OutboxRow[] {

@@ -5,9 +5,13 @@ export const slackWebhookMigrations: Migration[] = [
   {
     name: '0300-webhook-outbox',
     sql: `
-  -- The last audit event the outbox has looked at; starts at the log's end, so enabling webhooks
-  -- never replays history.
-  CREATE TABLE webhook_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), last_idx INTEGER NOT NULL);
+  -- The last audit event the outbox has looked at, and whether capture was on: when it is turned
+  -- on, the cursor jumps to the log's end, so enabling webhooks never replays history.
+  CREATE TABLE webhook_cursor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_idx INTEGER NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0
+  );
   INSERT INTO webhook_cursor (id, last_idx) SELECT 1, COALESCE(MAX(idx), -1) FROM events;
   CREATE TABLE webhook_outbox (
     id TEXT PRIMARY KEY,
