@@ -140,6 +140,15 @@ describe('review in Slack over HTTP', () => {
     );
   });
 
+  it('a Deny click whose dialog cannot open is explained, tried once, and decides nothing', async () => {
+    const req = await gw.service.submit(agent, deploy);
+    slack.fail('views.open', { status: 200, body: { ok: false, error: 'expired_trigger_id' } });
+    await interact(gw, click(users.bob, 'cs_deny', req.id), env.clock.now());
+    expect(slack.callsOf('views.open')).toHaveLength(1);
+    await vi.waitFor(() => expect(ephemerals(users.bob).join()).toMatch(/could not be opened/));
+    expect(await status(req.id)).toBe('pending');
+  });
+
   it('shows expiry and cancellation in place', async () => {
     const a = await gw.service.submit(agent, deploy);
     const b = await gw.service.submit(agent, { ...deploy, resource: 'prod/web' });
@@ -348,6 +357,12 @@ describe('review in Slack over HTTP', () => {
     await idle();
     expect(slack.callsOf('chat.postMessage')).toHaveLength(3);
     expect(slack.messages.size).toBe(1);
+  });
+
+  it('keeps the OpenAPI document free of the Slack-only endpoint', async () => {
+    const res = await gw.app.inject({ method: 'GET', url: '/v1/openapi.json' });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).not.toContain('/v1/slack/interactivity');
   });
 
   it('does not retry a permanent error such as channel_not_found', async () => {

@@ -142,7 +142,7 @@ export class SlackInteractions {
     try {
       const { request } = await this.deps.service.get(id);
       if (!trigger) throw new Error('the click carried no trigger_id');
-      await this.deps.api.call('views.open', {
+      await this.deps.api.callOnce('views.open', {
         trigger_id: trigger,
         view: denyView(request, { id, channel: i.channelId }),
       });

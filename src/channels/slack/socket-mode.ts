@@ -85,6 +85,7 @@ export class SocketModeClient {
     ws.on('close', () => {
       if (this.ws === ws) {
         this.ws = undefined;
+        this.resetConnected();
         this.retry();
       }
     });

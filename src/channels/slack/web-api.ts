@@ -84,12 +84,27 @@ export class SlackWebApi {
     throw last ?? new SlackApiError(method, 'no attempt was made', false);
   }
 
-  private async once(method: string, body: Record<string, unknown>, token: string): Promise<SlackResponse> {
+  /**
+   * One attempt with a short timeout, for calls that are useless late: a `trigger_id` (views.open)
+   * is valid for three seconds.
+   */
+  callOnce(method: string, body: Record<string, unknown>, timeoutMs = 2500): Promise<SlackResponse> {
+    return this.once(method, body, this.options.token, timeoutMs).catch((error: unknown) => {
+      throw error instanceof SlackApiError ? error : new SlackApiError(method, describe(error), false);
+    });
+  }
+
+  private async once(
+    method: string,
+    body: Record<string, unknown>,
+    token: string,
+    timeoutMs = this.options.timeoutMs ?? 10_000,
+  ): Promise<SlackResponse> {
     const res = await fetch(`${this.options.baseUrl}/${method}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json; charset=utf-8' },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      signal: AbortSignal.timeout(timeoutMs),
       redirect: 'error',
     });
     if (res.status === 429 || res.status >= 500) {
