@@ -8,7 +8,11 @@ import { iamAction, startGateway, type TestGateway } from './support/gateway.js'
 
 const main = join(import.meta.dirname, '../src/cli/main.ts');
 
-function cli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<{ code: number; out: string; err: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
       env: { ...process.env, ...env },
@@ -50,7 +54,21 @@ describe('countersign CLI', () => {
   });
 
   it('submits, reviews and shows a request, with documented exit codes', async () => {
-    const sub = await cli(['submit', '--type', iamAction.type, '--resource', iamAction.resource, '--params', JSON.stringify(iamAction.params), '--justification', 'cli test', '--json'], env(t.agent));
+    const sub = await cli(
+      [
+        'submit',
+        '--type',
+        iamAction.type,
+        '--resource',
+        iamAction.resource,
+        '--params',
+        JSON.stringify(iamAction.params),
+        '--justification',
+        'cli test',
+        '--json',
+      ],
+      env(t.agent),
+    );
     expect(sub.code).toBe(4); // pending
     const id = JSON.parse(sub.out).id as string;
 
@@ -65,7 +83,14 @@ describe('countersign CLI', () => {
 
     const show = await cli(['requests', 'show', id], env(t.reviewers.alice));
     expect(show.code).toBe(0);
-    for (const text of ['status      approved', 'request.submitted', 'review.cast', 'request.approved', 'alice@example.com']) expect(show.out).toContain(text);
+    for (const text of [
+      'status      approved',
+      'request.submitted',
+      'review.cast',
+      'request.approved',
+      'alice@example.com',
+    ])
+      expect(show.out).toContain(text);
 
     const json = JSON.parse((await cli(['requests', 'show', id, '--json'], env(t.agent))).out);
     expect(json.events.map((e: any) => e.kind)).toContain('request.approved');
@@ -74,30 +99,75 @@ describe('countersign CLI', () => {
   });
 
   it('exits 0 for allowed, 3 for denied, 2 for bad usage, 1 when the gateway is unreachable', async () => {
-    expect((await cli(['submit', '--type', 's3.read', '--resource', 'r', '--justification', 'j'], env(t.agent))).code).toBe(0);
-    expect((await cli(['submit', '--type', 'db.drop', '--resource', 'r', '--justification', 'j'], env(t.agent))).code).toBe(3);
-    expect((await cli(['submit', '--type', 'x.y', '--resource', 'r', '--justification', 'j', '--params', '[1]'], env(t.agent))).code).toBe(2);
+    expect(
+      (await cli(['submit', '--type', 's3.read', '--resource', 'r', '--justification', 'j'], env(t.agent)))
+        .code,
+    ).toBe(0);
+    expect(
+      (await cli(['submit', '--type', 'db.drop', '--resource', 'r', '--justification', 'j'], env(t.agent)))
+        .code,
+    ).toBe(3);
+    expect(
+      (
+        await cli(
+          ['submit', '--type', 'x.y', '--resource', 'r', '--justification', 'j', '--params', '[1]'],
+          env(t.agent),
+        )
+      ).code,
+    ).toBe(2);
     expect((await cli(['submit', '--resource', 'r'], env(t.agent))).code).toBe(2);
-    const down = await cli(['submit', '--type', 'x.y', '--resource', 'r', '--justification', 'j'], { COUNTERSIGN_URL: 'http://127.0.0.1:9', COUNTERSIGN_TOKEN: t.agent });
+    const down = await cli(['submit', '--type', 'x.y', '--resource', 'r', '--justification', 'j'], {
+      COUNTERSIGN_URL: 'http://127.0.0.1:9',
+      COUNTERSIGN_TOKEN: t.agent,
+    });
     expect(down.code).toBe(1);
     expect(down.err).toContain('cannot reach the gateway');
   });
 
   it('waits for a decision with submit --wait', async () => {
-    const pending = cli(['submit', '--type', 'deploy.api', '--resource', 'prod/api', '--justification', 'j', '--wait', '30', '--json'], env(t.agent));
+    const pending = cli(
+      [
+        'submit',
+        '--type',
+        'deploy.api',
+        '--resource',
+        'prod/api',
+        '--justification',
+        'j',
+        '--wait',
+        '30',
+        '--json',
+      ],
+      env(t.agent),
+    );
     let id: string | undefined;
     while (!id) {
       const items = (await t.call('GET', '/v1/reviews/pending', t.reviewers.alice)).body.items as any[];
       id = items.find((i) => i.action.type === 'deploy.api')?.id;
     }
-    await t.call('POST', `/v1/actions/${id}/reviews`, t.reviewers.alice, { vote: 'deny', comment: 'not today' });
+    await t.call('POST', `/v1/actions/${id}/reviews`, t.reviewers.alice, {
+      vote: 'deny',
+      comment: 'not today',
+    });
     const r = await pending;
     expect(r.code).toBe(3);
     expect(JSON.parse(r.out).status).toBe('rejected');
   });
 
   it('creates, lists and revokes agent keys on the configured store, showing the key once', async () => {
-    const made = await cli(['actors', 'create', '--name', 'ci', '--owner', 'erin@example.com', '--allow-type', 'deploy.*', '--json', '--config', t.configFile]);
+    const made = await cli([
+      'actors',
+      'create',
+      '--name',
+      'ci',
+      '--owner',
+      'erin@example.com',
+      '--allow-type',
+      'deploy.*',
+      '--json',
+      '--config',
+      t.configFile,
+    ]);
     expect(made.code).toBe(0);
     const { id, token } = JSON.parse(made.out);
     expect(token).toMatch(/^csk_/);

@@ -1,9 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
 import { iamAction, startGateway, writeConfig } from './support/gateway.js';
+import { serve } from './support/process.js';
 
 const shortTtl = `
 version: 1
@@ -18,11 +17,15 @@ describe('expiry', () => {
     const { body: req } = await t.call('POST', '/v1/actions', t.agent, iamAction);
     expect(await t.gw.service.expireDue()).toBe(0);
     clock.advance(1000);
-    const late = await t.call('POST', `/v1/actions/${req.id}/reviews`, t.reviewers.alice, { vote: 'approve' });
+    const late = await t.call('POST', `/v1/actions/${req.id}/reviews`, t.reviewers.alice, {
+      vote: 'approve',
+    });
     expect(late.status).toBe(409);
     expect(late.body.requestStatus).toBe('expired');
     expect((await t.call('GET', `/v1/actions/${req.id}`, t.agent)).body.status).toBe('expired');
-    const kinds = (await t.call('GET', `/v1/actions/${req.id}/events`, t.agent)).body.items.map((e: any) => e.kind);
+    const kinds = (await t.call('GET', `/v1/actions/${req.id}/events`, t.agent)).body.items.map(
+      (e: any) => e.kind,
+    );
     expect(kinds).toEqual(['request.submitted', 'request.expired']);
     await t.close();
   });
@@ -53,26 +56,6 @@ describe('expiry', () => {
     await t.close();
   });
 });
-
-/** Starts `countersign serve` as a real process and resolves with its URL. */
-async function serve(configFile: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../src/cli/main.ts'), 'serve', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  proc.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  for (;;) {
-    const m = /listening on (http:\/\/[^\s]+)/.exec(out);
-    if (m) return { proc, url: m[1] as string };
-    if (proc.exitCode !== null) throw new Error(`serve exited: ${out}`);
-    await once(proc.stdout as NodeJS.ReadableStream, 'data');
-  }
-}
 
 describe('expiry across a real process restart', () => {
   it('keeps the deadline in the store and expires the request after the process is killed and restarted', async () => {

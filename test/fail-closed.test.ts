@@ -7,7 +7,11 @@ describe('fail closed', () => {
     t.gw.store.writes.hooks.push(() => {
       throw new Error('SQLITE_FULL: database or disk is full');
     });
-    const r = await t.call('POST', '/v1/actions', t.agent, { type: 's3.read', resource: 'r', justification: 'j' });
+    const r = await t.call('POST', '/v1/actions', t.agent, {
+      type: 's3.read',
+      resource: 'r',
+      justification: 'j',
+    });
     expect(r.status).toBe(503);
     expect(r.body.code).toBe('CS_ERR_UNAVAILABLE');
     expect(JSON.stringify(r.body)).not.toContain('SQLITE_FULL');
@@ -18,13 +22,22 @@ describe('fail closed', () => {
 
   it('does not approve when the store cannot record the deciding vote', async () => {
     const t = await startGateway();
-    const { body: req } = await t.call('POST', '/v1/actions', t.agent, { type: 'deploy.api', resource: 'prod/api', justification: 'j' });
+    const { body: req } = await t.call('POST', '/v1/actions', t.agent, {
+      type: 'deploy.api',
+      resource: 'prod/api',
+      justification: 'j',
+    });
     t.gw.store.writes.hooks.push(() => {
       throw new Error('disk I/O error');
     });
-    expect((await t.call('POST', `/v1/actions/${req.id}/reviews`, t.reviewers.alice, { vote: 'approve' })).status).toBe(503);
+    expect(
+      (await t.call('POST', `/v1/actions/${req.id}/reviews`, t.reviewers.alice, { vote: 'approve' })).status,
+    ).toBe(503);
     t.gw.store.writes.hooks.length = 0;
-    expect((await t.call('GET', `/v1/actions/${req.id}`, t.agent)).body).toMatchObject({ status: 'pending', reviews: [] });
+    expect((await t.call('GET', `/v1/actions/${req.id}`, t.agent)).body).toMatchObject({
+      status: 'pending',
+      reviews: [],
+    });
     await t.close();
   });
 

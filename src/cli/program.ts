@@ -25,4 +25,3 @@ export function buildProgram(): Command {
   adminCommands(program);
   return program;
 }
-

@@ -81,11 +81,23 @@ describe('policy v1', () => {
   });
 
   it('fails with file:line:column and what to do', () => {
-    expect(errorOf('version: 1\nrules:\n  - name: x\n    match: {}\n    decision: maybe\n')).toMatch(/^policy\.yaml:5:5: .*decision/);
-    expect(errorOf('version: 1\nrules:\n  - name: x\n    mtach: {}\n    decision: allow\n')).toMatch(/^policy\.yaml:4:5: unknown key 'mtach'/);
+    expect(errorOf('version: 1\nrules:\n  - name: x\n    match: {}\n    decision: maybe\n')).toMatch(
+      /^policy\.yaml:5:5: .*decision/,
+    );
+    expect(errorOf('version: 1\nrules:\n  - name: x\n    mtach: {}\n    decision: allow\n')).toMatch(
+      /^policy\.yaml:4:5: unknown key 'mtach'/,
+    );
     expect(errorOf('version: 1\nrules: [\n')).toMatch(/^policy\.yaml:\d+:\d+: invalid YAML/);
-    expect(errorOf('version: 1\nrules:\n  - { name: x, match: {}, decision: require_approval }\n')).toMatch(/policy\.yaml:3:\d+: require_approval needs approvers.*Add `approvers/);
-    expect(errorOf(`${base}rules:\n  - { name: x, match: {}, decision: allow }\n  - { name: x, match: {}, decision: deny }\n`)).toMatch(/policy\.yaml:5:\d+: rule name 'x' is used twice/);
-    expect(errorOf(`${base}rules:\n  - { name: x, match: {}, decision: allow, ttl: soon }\n`)).toMatch(/policy\.yaml:4:/);
+    expect(errorOf('version: 1\nrules:\n  - { name: x, match: {}, decision: require_approval }\n')).toMatch(
+      /policy\.yaml:3:\d+: require_approval needs approvers.*Add `approvers/,
+    );
+    expect(
+      errorOf(
+        `${base}rules:\n  - { name: x, match: {}, decision: allow }\n  - { name: x, match: {}, decision: deny }\n`,
+      ),
+    ).toMatch(/policy\.yaml:5:\d+: rule name 'x' is used twice/);
+    expect(errorOf(`${base}rules:\n  - { name: x, match: {}, decision: allow, ttl: soon }\n`)).toMatch(
+      /policy\.yaml:4:/,
+    );
   });
 });

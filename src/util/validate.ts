@@ -38,14 +38,18 @@ const preference: Record<string, number> = { additionalProperties: 0, required: 
  */
 function best(errors: ErrorObject[]): ErrorObject {
   const depth = (e: ErrorObject) => pointerToPath(e.instancePath).length;
-  return [...errors].sort((a, b) => depth(b) - depth(a) || (preference[a.keyword] ?? 2) - (preference[b.keyword] ?? 2))[0] as ErrorObject;
+  return [...errors].sort(
+    (a, b) => depth(b) - depth(a) || (preference[a.keyword] ?? 2) - (preference[b.keyword] ?? 2),
+  )[0] as ErrorObject;
 }
 
 /** `did you mean 'match'?` when an unknown key sits where a required one is missing. */
 function suggestion(chosen: ErrorObject, errors: ErrorObject[]): string {
   if (chosen.keyword !== 'additionalProperties') return '';
   const missing = errors.find((e) => e.keyword === 'required' && e.instancePath === chosen.instancePath);
-  return missing ? ` (did you mean '${String((missing.params as Record<string, unknown>).missingProperty)}'?)` : '';
+  return missing
+    ? ` (did you mean '${String((missing.params as Record<string, unknown>).missingProperty)}'?)`
+    : '';
 }
 
 /** Validates a parsed YAML file against a schema, failing with file:line:column and what to do. */
