@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { agent, reviewer, TestEnv } from './helpers/gateway.js';
 import { Receiver } from './helpers/receiver.js';
 
@@ -60,6 +60,13 @@ describe('outgoing webhooks', () => {
     const trail = await gw.service.trail(req.id);
     expect(trail.filter((e) => e.kind === 'request.notified')).toHaveLength(3);
     expect(JSON.stringify(trail)).not.toContain(key.slice(6));
+  });
+
+  it('a started gateway delivers by itself, woken by the commit', async () => {
+    const gw = await env.gateway(webhooks());
+    await gw.app.ready();
+    const req = await gw.service.submit(agent, deploy);
+    await vi.waitFor(() => expect(verified().map((e) => e.data.id)).toEqual([req.id]));
   });
 
   it('a forged or tampered body does not verify (the test receiver can fail)', async () => {
