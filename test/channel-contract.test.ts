@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChannelContract } from '../src/channels/channel.case.js';
+import { resolveSlack } from '../src/channels/slack/config.js';
 import { createSlack } from '../src/channels/slack/index.js';
 import { resolveWebhooks } from '../src/channels/webhook/config.js';
 import { createWebhooks } from '../src/channels/webhook/index.js';
@@ -21,8 +22,7 @@ runChannelContract('slack', async () => {
   const { store, dir } = tempStore();
   const directory = { get: (id: string) => reviewers.find((r) => r.id === id) };
   const slack = createSlack({
-    section: slackSection(fake.apiUrl),
-    publicUrl: null,
+    config: resolveSlack(slackSection(fake.apiUrl), null),
     store,
     clock: new ManualClock(),
     directory,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Channel } from '../channels/channel.js';
+import { resolveSlack } from '../channels/slack/config.js';
 import { createSlack, type Slack } from '../channels/slack/index.js';
 import { resolveWebhooks } from '../channels/webhook/config.js';
 import { createWebhooks, type Webhooks } from '../channels/webhook/index.js';
@@ -79,6 +80,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const key = loadOrCreateSigningKey(config.audit.signingKeyFile);
   const policy = loadPolicy(policyFiles(config));
+  // Channel configuration errors surface before anything is opened (issue 6).
+  const webhookConfig = resolveWebhooks(config.webhooks);
+  const slackConfig = config.slack ? resolveSlack(config.slack, config.server.publicUrl) : null;
   const store = openStore(config);
   const metrics = createMetrics();
   const directory = directoryFor(config);
@@ -94,16 +98,15 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     error: (obj, msg) => appLog?.error(obj, msg),
   };
   const webhooks = createWebhooks({
-    config: resolveWebhooks(config.webhooks),
+    config: webhookConfig,
     store,
     clock,
     logger: channelLog,
     failed: metrics.service.channelFailed,
   });
-  const slack = config.slack
+  const slack = slackConfig
     ? createSlack({
-        section: config.slack,
-        publicUrl: config.server.publicUrl,
+        config: slackConfig,
         store,
         clock,
         directory,

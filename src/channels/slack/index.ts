@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { SlackSectionT } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
 import type { Reviewer } from '../../core/identity.js';
 import { type ChatIdentityLinks, StaticChatLinks } from '../../identity/chat-links.js';
@@ -7,15 +6,14 @@ import type { Service, ServiceLogger } from '../../service/service.js';
 import type { SqliteStore } from '../../store/sqlite/index.js';
 import { SqliteSlackState } from '../../store/sqlite/slack.js';
 import { resyncGraceMs, SlackChannel } from './channel.js';
-import { resolveSlack, type SlackConfig } from './config.js';
+import type { SlackConfig } from './config.js';
 import { SlackInteractions } from './interactions.js';
 import { slackRoutes } from './routes.js';
 import { SocketModeClient } from './socket-mode.js';
 import { SlackWebApi } from './web-api.js';
 
 export interface SlackDeps {
-  section: SlackSectionT;
-  publicUrl: string | null;
+  config: SlackConfig;
   store: SqliteStore;
   clock: Clock;
   directory: { get(id: string): Reviewer | undefined };
@@ -32,7 +30,7 @@ export interface SlackDeps {
  * and `attach` adds the inbound side (HTTP route or Socket Mode) once the service exists.
  */
 export function createSlack(deps: SlackDeps) {
-  const config: SlackConfig = resolveSlack(deps.section, deps.publicUrl);
+  const { config } = deps;
   const api = new SlackWebApi({
     baseUrl: config.apiUrl,
     token: config.botToken,
