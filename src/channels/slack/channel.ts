@@ -15,7 +15,7 @@ export interface SlackChannelDeps {
   clock: Clock;
   audit: (events: AuditEvent[]) => Promise<void>;
   /** The Slack user of the requester's human, to mention in the outcome thread. */
-  userFor?: (principal: string) => string | undefined;
+  userFor?: (principal: string) => Promise<string | undefined> | string | undefined;
   /** Reads a request, for the resync sweep. */
   load: (id: string) => Promise<RequestSnapshot | undefined>;
   /** Counts a failure the service did not see (those of the resync sweep). */
@@ -147,7 +147,9 @@ export class SlackChannel implements Channel {
     const key = `told:${snap.request.id}:${snap.request.status}`;
     if (!(await this.deps.state.first(key, this.deps.clock.now(), 90 * 86_400_000))) return;
     const principal = snap.request.requester.principal;
-    const mention = principal ? (this.deps.userFor?.(principal) ?? null) : null;
+    const mention = principal
+      ? ((await Promise.resolve(this.deps.userFor?.(principal)).catch(() => undefined)) ?? null)
+      : null;
     await this.deps.api.call('chat.postMessage', {
       channel: ref.channel,
       thread_ts: ref.ts,

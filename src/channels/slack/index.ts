@@ -21,6 +21,10 @@ export interface SlackDeps {
   failed?: (channel: string) => void;
   /** Links from the identity module; without them, the static `slack.users` list. */
   links?: ChatIdentityLinks;
+  /** The identity module's reverse lookup (chat user of a reviewer or email); else the static list. */
+  userFor?: (reviewerOrEmail: string) => Promise<{ team: string; user: string } | undefined>;
+  /** The identity module's self-service link flow, offered to unlinked users. */
+  startLink?: (teamId: string, userId: string) => Promise<{ url: string }>;
   /** Tests: retries without wall time. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -50,7 +54,8 @@ export function createSlack(deps: SlackDeps) {
     state,
     clock: deps.clock,
     audit: (events) => deps.store.appendEvents(events),
-    userFor: (principal) => staticLinks.userFor('slack', principal)?.user,
+    userFor: async (principal) =>
+      ((await deps.userFor?.(principal)) ?? staticLinks.userFor('slack', principal))?.user,
     load: (id) => deps.store.getRequest(id),
     ...(deps.failed ? { failed: deps.failed } : {}),
     ...(deps.logger ? { logger: deps.logger } : {}),
@@ -79,6 +84,7 @@ export function createSlack(deps: SlackDeps) {
       clock: deps.clock,
       teamIds: config.teamIds,
       appIds: config.appIds,
+      ...(deps.startLink ? { startLink: deps.startLink } : {}),
       ...(deps.logger ? { logger: deps.logger } : {}),
     });
     if (config.mode === 'http' && config.signingSecret) {

@@ -24,6 +24,8 @@ export interface InteractionDeps {
   clock: Clock;
   teamIds: readonly string[];
   appIds: readonly string[];
+  /** Starts self-service linking (the identity module's link flow), offered to unlinked users. */
+  startLink?: (teamId: string, userId: string) => Promise<{ url: string }>;
   logger?: ServiceLogger;
 }
 
@@ -126,7 +128,7 @@ export class SlackInteractions {
     }
     const reviewer = await this.reviewer(i);
     if (!reviewer) {
-      this.ephemeral(i, unlinked);
+      await this.refuseUnlinked(i);
       return { status: 200 };
     }
     if (actionId === approveAction) {
@@ -207,11 +209,34 @@ export class SlackInteractions {
     }
   }
 
-  /** Tells only the clicking user; fire and forget, a failure is logged. */
-  private ephemeral(i: Interaction, text: string): void {
+  /** Explains the refusal and, when the identity module offers it, a link to connect the account. */
+  private async refuseUnlinked(i: Interaction): Promise<void> {
+    let link = '';
+    if (this.deps.startLink) {
+      try {
+        const { url } = await this.deps.startLink(i.teamId, i.userId);
+        // Our own URL, but it goes into markup: only a plain http(s) URL with no markup characters.
+        if (/^https?:\/\/[^\s|<>]+$/.test(url))
+          link = ` <${url}|Link your Slack account> (the link is for you only).`;
+      } catch (error) {
+        this.deps.logger?.warn(
+          { err: (error as Error).message, user: i.userId },
+          'could not start chat linking',
+        );
+      }
+    }
+    this.ephemeral(i, unlinked, link);
+  }
+
+  /** Tells only the clicking user; fire and forget, a failure is logged. `markup` is ours, unescaped. */
+  private ephemeral(i: Interaction, text: string, markup = ''): void {
     if (!i.channelId) return;
     this.deps.api
-      .call('chat.postEphemeral', { channel: i.channelId, user: i.userId, text: plainMrkdwn(text, 2000) })
+      .call('chat.postEphemeral', {
+        channel: i.channelId,
+        user: i.userId,
+        text: plainMrkdwn(text, 2000) + markup,
+      })
       .catch((error: unknown) =>
         this.deps.logger?.warn({ err: (error as Error).message, user: i.userId }, 'ephemeral reply failed'),
       );
