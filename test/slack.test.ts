@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { sampleSnapshot } from '../src/channels/channel.case.js';
 import type { Gateway } from '../src/server/gateway.js';
 import { FakeSlack } from './fakes/slack.js';
 import { agent, TestEnv } from './helpers/gateway.js';
@@ -418,6 +419,31 @@ describe('review in Slack over HTTP', () => {
       expect(message()).not.toContain('cs_approve');
       expect(await resync()).toBe(0);
     });
+  });
+});
+
+describe('rules that leave Slack out', () => {
+  it('are not posted, not counted as failures, and passed by the resync sweep', async () => {
+    const env = new TestEnv();
+    const slack = await new FakeSlack().start();
+    try {
+      const gw = await env.gateway({ slack: slackSection(slack.apiUrl) });
+      const snap = sampleSnapshot();
+      snap.request.policy.channels = ['console'];
+      snap.request.createdAt = env.clock.now();
+      await gw.store.createRequest(snap.request, []);
+      await gw.slack?.channel.requestPending(snap);
+      env.clock.advance(30_000);
+      expect(await gw.slack?.channel.resync()).toBe(0);
+      expect(await gw.slack?.channel.resync()).toBe(0);
+      expect(gw.slack?.state.unposted(env.clock.now(), 10)).toEqual([]);
+      expect(slack.calls).toHaveLength(0);
+      const metrics = await gw.app.inject({ method: 'GET', url: '/metrics' });
+      expect(metrics.body).not.toMatch(/countersign_channel_failures_total\{channel="slack"\}/);
+    } finally {
+      await env.cleanup();
+      await slack.stop();
+    }
   });
 });
 

@@ -71,6 +71,7 @@ export class SlackChannel implements Channel {
   private async post(snap: RequestSnapshot): Promise<void> {
     const { config, api, state, clock } = this.deps;
     const targets = targetsFor(snap.request.policy.channels, config);
+    if (targets === null) return; // the rule asks for other channels only
     if (targets.length === 0) {
       throw new Error('no Slack channel to post to: set slack.defaultChannels or name one in the rule');
     }
@@ -125,6 +126,10 @@ export class SlackChannel implements Channel {
     for (const { id, pending } of work) {
       const snap = await this.deps.load(id);
       if (!snap) continue;
+      if (pending && targetsFor(snap.request.policy.channels, this.deps.config) === null) {
+        await state.skip(id, now); // not for Slack: keep it out of the next sweeps
+        continue;
+      }
       try {
         await (pending ? this.requestPending(snap) : this.requestUpdated(snap));
         this.backoff.delete(id);

@@ -11,18 +11,21 @@ describe('Slack configuration', () => {
     expect(() => resolveSlack({ ...base, mode: 'socket' }, null)).toThrow(/COUNTERSIGN__SLACK__APP_TOKEN/);
   });
 
-  it('posts where the rule says, through aliases, else to the defaults; ignores other channels', () => {
+  it('posts where the rule says, through aliases, else to the defaults; not at all when the rule leaves Slack out', () => {
     const config = resolveSlack(
       { ...base, defaultChannels: ['C0DEFAULT'], channelAliases: { sre: 'C0SRE' } },
       'https://cs.example.com/',
     );
     expect(targetsFor(undefined, config)).toEqual(['C0DEFAULT']);
-    expect(targetsFor(['teams:ops'], config)).toEqual(['C0DEFAULT']);
-    expect(targetsFor(['slack:#sre', 'slack:U0ALICE', 'teams:x', 'sre'], config)).toEqual([
+    expect(targetsFor(['slack', 'console'], config)).toEqual(['C0DEFAULT']);
+    expect(targetsFor(['console'], config)).toBeNull();
+    expect(targetsFor(['teams', 'webhook'], config)).toBeNull();
+    expect(targetsFor(['slack:#sre', 'slack:U0ALICE', 'teams', 'slack'], config)).toEqual([
       'C0SRE',
       'U0ALICE',
     ]);
     expect(targetsFor(['slack:not a channel'], config)).toEqual([]);
+    expect(targetsFor(['slack'], { ...config, defaultChannels: [] })).toEqual([]);
     expect(config.requestUrl?.('req_1')).toBe('https://cs.example.com/console/requests/req_1');
   });
 });

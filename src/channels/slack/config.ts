@@ -52,19 +52,29 @@ export function resolveSlack(s: SlackSectionT, publicUrl: string | null): SlackC
 const slackId = /^[CGDU][A-Z0-9]{2,}$/;
 
 /**
- * Slack conversations for a request: the rule's channels (`slack:<id or alias>` or a bare Slack
- * id or alias; entries for other channels such as `teams:` are not ours), else the defaults.
+ * The Slack conversations a request goes to, or null when its rule does not ask for Slack.
+ * A rule's `channels` name channel kinds (`[slack, console]`; absent means every configured one):
+ * `slack` means the configured defaults, and `slack:<id or alias>` (our extension) names
+ * conversations. Entries that resolve to no Slack id are dropped; an empty result is a
+ * configuration error the caller reports.
  */
-export function targetsFor(ruleChannels: readonly string[] | undefined, config: SlackConfig): string[] {
-  const mine = (ruleChannels ?? []).flatMap((c) => {
-    const [prefix, rest] = c.includes(':')
-      ? [c.slice(0, c.indexOf(':')), c.slice(c.indexOf(':') + 1)]
-      : ['', c];
-    return prefix === '' || prefix === 'slack' ? [rest] : [];
-  });
-  const wanted = mine.length > 0 ? mine : config.defaultChannels;
+export function targetsFor(
+  ruleChannels: readonly string[] | undefined,
+  config: SlackConfig,
+): string[] | null {
+  const named = (ruleChannels ?? [])
+    .filter((c) => c.startsWith('slack:'))
+    .map((c) => c.slice('slack:'.length));
+  let wanted: readonly string[];
+  if (ruleChannels === undefined || (named.length === 0 && ruleChannels.includes('slack'))) {
+    wanted = config.defaultChannels;
+  } else if (named.length > 0) {
+    wanted = named;
+  } else {
+    return null;
+  }
   const out = wanted
-    .map((c) => config.channelAliases[c.replace(/^#/, '')] ?? config.channelAliases[c] ?? c)
+    .map((c) => config.channelAliases[c.replace(/^#/, '')] ?? c)
     .filter((c) => slackId.test(c));
   return [...new Set(out)];
 }

@@ -19,8 +19,13 @@ export function deriveMessages(config: WebhooksConfig): Derive {
     if (!snap) return [];
     const payload = webhookPayload(type, event.at, snap.request, snap.reviews);
     const base = { eventType: type, requestId: snap.request.id, payload };
+    // A rule's `channels` (absent: all) may leave webhooks out, or name endpoints (`webhook:<id>`).
+    // A callback is the actor's own request and is always sent.
+    const ruled = snap.request.policy.channels;
+    const wanted = (id: string) =>
+      ruled === undefined || ruled.includes('webhook') || ruled.includes(`webhook:${id}`);
     const out: OutboxMessage[] = config.endpoints
-      .filter((e) => e.events.includes(type))
+      .filter((e) => e.events.includes(type) && wanted(e.id))
       .map((e) => ({ ...base, id: newId('msg', event.at), target: e.id, url: e.url }));
     const callback = snap.request.callbackUrl;
     if (callback && config.callbackSecrets.length > 0) {

@@ -52,10 +52,17 @@ export class SqliteSlackState {
     return this.store.db
       .prepare<[number, number], { id: string }>(
         `SELECT id FROM requests r WHERE r.status = 'pending' AND r.created_at <= ?
-         AND NOT EXISTS (SELECT 1 FROM slack_messages m WHERE m.request_id = r.id) ORDER BY r.created_at LIMIT ?`,
+         AND NOT EXISTS (SELECT 1 FROM slack_messages m WHERE m.request_id = r.id)
+         AND NOT EXISTS (SELECT 1 FROM slack_deliveries d WHERE d.key = 'skip:' || r.id)
+         ORDER BY r.created_at LIMIT ?`,
       )
       .all(before, limit)
       .map((r) => r.id);
+  }
+
+  /** Marks a request as not for Slack (its rule names other channels), so sweeps pass it by. */
+  skip(requestId: string, now: number): Promise<void> {
+    return this.first(`skip:${requestId}`, now, 400 * 86_400_000).then(() => undefined);
   }
 
   /** Requests whose message, last rendered before `before`, no longer shows their status or votes. */
