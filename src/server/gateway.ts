@@ -15,6 +15,7 @@ import { Service } from '../service/service.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { buildApp } from './app.js';
 import { type DevCredentials, devReviewers, ensureDevCredentials } from './dev.js';
+import { createIdentity } from './identity.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createMetrics } from './metrics.js';
 
@@ -76,7 +77,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   const store = openStore(config);
   const metrics = createMetrics();
   const directory = directoryFor(config);
-  const authenticator = new Authenticator(store, directory, clock);
+  // Identity (issue 5): workload JWTs, reviewer sessions, OIDC login, chat links.
+  const identity = createIdentity(config, store, clock);
+  const authenticator = new Authenticator(store, directory, clock, identity.sources);
   const current = () => policy;
   const service = new Service({
     store,
