@@ -81,6 +81,12 @@ export const IdentitySection = Type.Object(
           allowedDomains: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
           hostedDomain: Type.Optional(Type.String({ minLength: 1, description: 'Google Workspace `hd`.' })),
           groupsClaim: Type.Optional(Type.String({ minLength: 1 })),
+          emailVerifiedClaim: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: 'Boolean claim that vouches for the email (Entra: xms_edov).',
+            }),
+          ),
           groupMap: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String({ minLength: 1 })))),
         },
         { additionalProperties: false },
@@ -136,6 +142,7 @@ export interface OidcConfig {
   allowedDomains: string[];
   hostedDomain: string | null;
   groupsClaim: string | null;
+  emailVerifiedClaim: string;
   groupMap: Record<string, string[]> | null;
 }
 
@@ -190,6 +197,7 @@ export function resolveIdentity(section: IdentitySectionT | undefined, publicUrl
         allowedDomains: (s.oidc.allowedDomains ?? []).map((d) => d.toLowerCase()),
         hostedDomain: s.oidc.hostedDomain ?? null,
         groupsClaim: s.oidc.groupsClaim ?? null,
+        emailVerifiedClaim: s.oidc.emailVerifiedClaim ?? 'email_verified',
         groupMap: s.oidc.groupMap ?? null,
       }
     : null;

@@ -15,7 +15,7 @@ import { Service } from '../service/service.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { buildApp } from './app.js';
 import { type DevCredentials, devReviewers, ensureDevCredentials } from './dev.js';
-import { createIdentity } from './identity.js';
+import { createIdentity, type IdentityParts } from './identity.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createMetrics } from './metrics.js';
 
@@ -62,6 +62,7 @@ export interface Gateway {
   store: SqliteStore;
   admin: Admin;
   authenticator: Authenticator;
+  identity: IdentityParts;
   directory: ReviewerDirectory;
   policy: () => Policy;
   dev: DevCredentials | null;
@@ -112,6 +113,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       current();
     },
   });
+  await identity.register(app);
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
   app.addHook('onReady', async () => expirer.start());
   return {
@@ -120,6 +122,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     store,
     admin,
     authenticator,
+    identity,
     directory,
     policy: current,
     dev,
