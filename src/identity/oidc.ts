@@ -210,5 +210,13 @@ export class OidcLogin {
 function describe(e: unknown): string {
   const err = e as { code?: string; error?: string; message?: string };
   const text = err.error ?? err.message ?? 'unknown error';
-  return `${err.code ? `${err.code}: ` : ''}${text}`.slice(0, 300);
+  // The name of a claim that failed a comparison (nonce, aud, iss), never its values.
+  let cause: unknown = e;
+  let name: unknown;
+  for (let depth = 0; depth < 4 && cause && name === undefined; depth++) {
+    name = (cause as { claim?: unknown }).claim;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  const claim = typeof name === 'string' ? ` (claim ${name})` : '';
+  return `${err.code ? `${err.code}: ` : ''}${text}${claim}`.slice(0, 300);
 }

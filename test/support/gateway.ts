@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { loadConfig } from '../../src/config/load.js';
+import { type Config, loadConfig } from '../../src/config/load.js';
 import type { Clock } from '../../src/core/clock.js';
 import { createGateway, type Gateway } from '../../src/server/gateway.js';
 
@@ -10,13 +10,15 @@ import { createGateway, type Gateway } from '../../src/server/gateway.js';
 export async function testGateway(
   extra: Record<string, unknown> = {},
   clock?: Clock,
-): Promise<Gateway & { dir: string; cleanup(): Promise<void> }> {
+): Promise<Gateway & { config: Config; dir: string; cleanup(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'cs-identity-'));
   const file = join(dir, 'countersign.yaml');
   writeFileSync(file, stringify({ dev: true, dataDir: 'data', server: { logLevel: 'silent' }, ...extra }));
-  const gateway = await createGateway(loadConfig(file, {}), clock);
+  const config = loadConfig(file, {});
+  const gateway = await createGateway(config, clock);
   return {
     ...gateway,
+    config,
     dir,
     async cleanup() {
       await gateway.close();
