@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
-import { testGateway } from './support/gateway.js';
+import { testGateway } from './support/identity-gateway.js';
 
 type Gw = Awaited<ReturnType<typeof testGateway>>;
 let gw: Gw;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliLogin, saveCredential, savedToken } from '../src/cli/login.js';
-import { testGateway } from './support/gateway.js';
+import { testGateway } from './support/identity-gateway.js';
 import { Browser, CLIENT_ID, CLIENT_SECRET, freePort, startIdp } from './support/oidc.js';
 
 type Gw = Awaited<ReturnType<typeof testGateway>>;

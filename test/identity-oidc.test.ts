@@ -3,7 +3,7 @@ import type { Clock } from '../src/core/clock.js';
 import type { Policy } from '../src/policy/types.js';
 import { InProcessNotifier } from '../src/service/notifier.js';
 import { Service } from '../src/service/service.js';
-import { testGateway } from './support/gateway.js';
+import { testGateway } from './support/identity-gateway.js';
 import { Browser, CLIENT_ID, CLIENT_SECRET, freePort, startIdp } from './support/oidc.js';
 
 type Gw = Awaited<ReturnType<typeof testGateway>>;

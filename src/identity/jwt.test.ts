@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testGateway } from '../../test/support/gateway.js';
+import { testGateway } from '../../test/support/identity-gateway.js';
 
 type Gw = Awaited<ReturnType<typeof testGateway>>;
 
