@@ -361,6 +361,7 @@ describe('step-up', () => {
     const refused = await vote(browser, req.id, old.csrf);
     expect(refused.status).toBe(401);
     expect(problem(refused).code).toBe('CS_ERR_STEP_UP_REQUIRED');
+    expect((JSON.parse(refused.text) as { maxAgeSeconds: number }).maxAgeSeconds).toBe(300);
 
     // The re-login path: max_age goes to the IdP with prompt=login, auth_time is checked.
     const start = await browser.request(`${base}/auth/login?max_age=300&return_to=%2F`);
@@ -389,6 +390,7 @@ describe('chat identity links', () => {
     expect(last.status).toBe(200);
     expect(last.text).toContain('U1');
     expect(last.text).toContain('carol@acme.test');
+    expect(last.text).not.toMatch(/<script/i);
     // Signing in alone does not link: the person must confirm.
     expect(await links.resolve('slack', 'T1', 'U1')).toBeUndefined();
     const ticket = /name="ticket" value="([^"]+)"/.exec(last.text)?.[1] as string;

@@ -157,12 +157,23 @@ export interface IdentityConfig {
   publicUrl: string;
 }
 
+/** Keys fetched over plain HTTP could be swapped in transit; only this machine is exempt. */
+function secureOrLoopback(url: string): boolean {
+  const u = new URL(url);
+  return (
+    u.protocol === 'https:' ||
+    (u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))
+  );
+}
+
 const ms = (d: string | undefined, fallback: string) => parseDuration(d ?? fallback) as number;
 const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
 
 function issuerConfig(i: NonNullable<IdentitySectionT['jwt']>['issuers'][number]): TrustedIssuerConfig {
   if (!i.jwksUrl === !i.jwks)
     throw new Error(`identity.jwt.issuers '${i.name}': give exactly one of jwksUrl or jwks`);
+  if (i.jwksUrl && !secureOrLoopback(i.jwksUrl))
+    throw new Error(`identity.jwt.issuers '${i.name}': jwksUrl must be https (plain http only to 127.0.0.1)`);
   return {
     name: i.name,
     issuer: i.issuer,

@@ -70,6 +70,11 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
+    // The confirmation page must not be framed (clickjacking a chat link), and URLs carrying a
+    // code or state must not leak through the Referer header.
+    reply.header('content-security-policy', "default-src 'none'; form-action 'self'; frame-ancestors 'none'");
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
   });
   // The chat-link confirmation is a plain HTML form post.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
