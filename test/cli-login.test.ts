@@ -137,3 +137,27 @@ describe('countersign login', () => {
     }
   });
 });
+
+describe('identity provider down', () => {
+  it('answers 503 on sign-in and keeps the rest of the gateway running', async () => {
+    const dead = await freePort();
+    const down = await testGateway({
+      server: { logLevel: 'silent', publicUrl: 'http://127.0.0.1:1' },
+      identity: { oidc: { issuer: `http://127.0.0.1:${dead}`, clientId: 'x' } },
+    });
+    try {
+      const res = await down.app.inject({ method: 'GET', url: '/auth/login' });
+      expect(res.statusCode).toBe(503);
+      expect(JSON.parse(res.body).code).toBe('CS_ERR_IDP_UNAVAILABLE');
+      const dev = down.dev as NonNullable<typeof down.dev>;
+      const pending = await down.app.inject({
+        method: 'GET',
+        url: '/v1/reviews/pending',
+        headers: { authorization: `Bearer ${dev.reviewers['alice@example.com']}` },
+      });
+      expect(pending.statusCode).toBe(200);
+    } finally {
+      await down.cleanup();
+    }
+  });
+});

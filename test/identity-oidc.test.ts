@@ -265,6 +265,14 @@ describe('reviewer sign-in through a real OIDC provider', () => {
     }
   });
 
+  it('does not accept a browser session token as a bearer token', async () => {
+    const { browser } = await login('carol');
+    const token = browser.jar(base).get('cs_session') as string;
+    const res = await fetch(`${base}/v1/reviews/pending`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(401);
+    expect(await res.text()).not.toContain(token.split('.')[1] as string);
+  });
+
   it('signs out: the cookie stops working, and sign-out itself needs the CSRF token', async () => {
     const { browser } = await login('carol');
     const { csrfToken } = await sessionOf(browser);
@@ -412,6 +420,14 @@ describe('chat identity links', () => {
     expect(kinds).toContain('chat.linked');
     expect(await links.unlink('slack', 'T1', 'U1')).toBe(true);
     expect(await links.resolve('slack', 'T1', 'U1')).toBeUndefined();
+  });
+
+  it('escapes the chat account shown on the confirmation page', async () => {
+    const { url } = await gw.identity.chatLinks.startLink('slack', 'T"1', '<script>alert(1)</script>');
+    const { last } = await new Browser().follow(url, 'carol');
+    expect(last.status).toBe(200);
+    expect(last.text).not.toContain('<script>');
+    expect(last.text).toContain('&#60;script&#62;');
   });
 
   it('matches by email only when the configuration opts in', async () => {

@@ -19,6 +19,8 @@ export class SqliteIdentityStore implements IdentityStore {
   constructor(private readonly store: SqliteStore) {
     const db = store.db;
     this.stmt = {
+      // Sessions past their absolute timeout for a day are of no use, not even for audit (the log has them).
+      sweepSessions: db.prepare('DELETE FROM identity_sessions WHERE expires_at < ?'),
       putSession: db.prepare(
         'INSERT OR REPLACE INTO identity_sessions (id, kind, reviewer_id, expires_at, revoked_at, last_seen_at, body) VALUES (@id, @kind, @reviewerId, @expiresAt, @revokedAt, @lastSeenAt, @body)',
       ),
@@ -55,6 +57,7 @@ export class SqliteIdentityStore implements IdentityStore {
 
   putSession(s: SessionRecord): Promise<void> {
     return this.store.writes.run(() => {
+      this.stmt.sweepSessions.run(s.createdAt - 86_400_000);
       this.stmt.putSession.run({ ...s, reviewerId: s.person.id, body: JSON.stringify(s) });
     });
   }
