@@ -418,6 +418,9 @@ describe('chat identity links', () => {
     expect(await links.resolve('teams', 'T1', 'U1')).toBeUndefined();
     const kinds = (await gw.store.readEvents(0, 10_000)).map((e) => e.kind);
     expect(kinds).toContain('chat.linked');
+    expect(await links.userFor('slack', 'CAROL@acme.test')).toEqual({ team: 'T1', user: 'U1' });
+    expect(await links.userFor('slack', `${idp.issuer}#carol`)).toEqual({ team: 'T1', user: 'U1' });
+    expect(await links.userFor('teams', 'carol@acme.test')).toBeUndefined();
     expect(await links.unlink('slack', 'T1', 'U1')).toBe(true);
     expect(await links.resolve('slack', 'T1', 'U1')).toBeUndefined();
   });

@@ -9,30 +9,87 @@ import type { ChatPlatform, IdentityStore, OidcIdentity } from './store.js';
 export type { ChatPlatform } from './store.js';
 
 /**
- * Who a chat user is, for the Slack and Teams channels. A link is made only by that chat user
- * completing an OIDC login from a single-use link the bot sent them, and confirming it; the
- * reviewer (with groups from the current configuration) is rebuilt on every `resolve`, so
- * eligibility is evaluated when the vote is cast.
+ * Who a chat user is, for the Slack and Teams channels: the verified reviewer behind a chat
+ * account, rebuilt on every call so eligibility is evaluated when the vote is cast.
+ *
+ * `profileEmail` (the chat platform's verified profile email) is used only by implementations
+ * configured to match by email (`identity.chat.matchByEmail`); callers may leave it out.
  */
 export interface ChatIdentityLinks {
-  /**
-   * The verified reviewer behind a chat user, or undefined when there is no link. `profileEmail`
-   * (the chat platform's verified profile email) is used only when `identity.chat.matchByEmail`
-   * is on, and only when exactly one person who signed in before has that email.
-   */
   resolve(
     platform: ChatPlatform,
     teamId: string,
     userId: string,
     profileEmail?: string,
   ): Promise<Reviewer | undefined>;
-  /** A single-use link for the bot to send to exactly this chat user (in a direct message). */
+}
+
+/**
+ * Links made by the chat user themselves: a single-use link the bot sends them (in a direct
+ * message), an OIDC login, and a confirmation page naming the chat account.
+ */
+export interface ChatLinkFlow extends ChatIdentityLinks {
+  /** A single-use link for the bot to send to exactly this chat user. */
   startLink(
     platform: ChatPlatform,
     teamId: string,
     userId: string,
   ): Promise<{ url: string; expiresAt: number }>;
   unlink(platform: ChatPlatform, teamId: string, userId: string): Promise<boolean>;
+  /** The chat user linked to a reviewer id or email, e.g. to tell a requester the outcome. */
+  userFor(
+    platform: ChatPlatform,
+    reviewerOrEmail: string,
+  ): Promise<{ team: string; user: string } | undefined>;
+}
+
+/** Asks each source in turn (e.g. OIDC-made links, then links listed in the configuration). */
+export function firstOf(...sources: ChatIdentityLinks[]): ChatIdentityLinks {
+  return {
+    async resolve(platform, teamId, userId, profileEmail) {
+      for (const s of sources) {
+        const r = await s.resolve(platform, teamId, userId, profileEmail);
+        if (r) return r;
+      }
+      return undefined;
+    },
+  };
+}
+
+export interface StaticChatLink {
+  platform: ChatPlatform;
+  team: string;
+  user: string;
+  /** A reviewer id from the reviewer directory. */
+  reviewer: string;
+}
+
+/**
+ * Links listed in the configuration (`slack.users`), for development and small teams; written
+ * on the slack branch and kept here verbatim so both branches share one file. The reviewer is
+ * looked up in the directory on every call, so removing someone takes effect at once.
+ */
+export class StaticChatLinks implements ChatIdentityLinks {
+  constructor(
+    private readonly links: readonly StaticChatLink[],
+    private readonly directory: { get(id: string): Reviewer | undefined },
+  ) {}
+
+  async resolve(platform: ChatPlatform, teamId: string, userId: string): Promise<Reviewer | undefined> {
+    const link = this.links.find((l) => l.platform === platform && l.team === teamId && l.user === userId);
+    return link ? this.directory.get(link.reviewer) : undefined;
+  }
+
+  /** The chat user linked to a reviewer id or email, to tell a requester's human the outcome. */
+  userFor(platform: ChatPlatform, reviewerOrEmail: string): { team: string; user: string } | undefined {
+    const key = reviewerOrEmail.trim().toLowerCase();
+    const link = this.links.find((l) => {
+      if (l.platform !== platform) return false;
+      if (l.reviewer.toLowerCase() === key) return true;
+      return this.directory.get(l.reviewer)?.email.toLowerCase() === key;
+    });
+    return link ? { team: link.team, user: link.user } : undefined;
+  }
 }
 
 export interface ChatTarget {
@@ -41,7 +98,8 @@ export interface ChatTarget {
   userId: string;
 }
 
-export class StoredChatLinks implements ChatIdentityLinks {
+/** Links made through the OIDC flow and kept in the identity store. */
+export class StoredChatLinks implements ChatLinkFlow {
   constructor(
     private readonly store: IdentityStore,
     private readonly config: IdentityConfig,
@@ -84,6 +142,11 @@ export class StoredChatLinks implements ChatIdentityLinks {
       },
     ]);
     await this.store.putChatLink({ ...target, person, authTime, linkedAt: now });
+  }
+
+  async userFor(platform: ChatPlatform, reviewerOrEmail: string) {
+    const link = await this.store.chatLinkFor(platform, reviewerOrEmail.trim());
+    return link ? { team: link.teamId, user: link.userId } : undefined;
   }
 
   async unlink(platform: ChatPlatform, teamId: string, userId: string): Promise<boolean> {

@@ -63,6 +63,8 @@ export interface IdentityStore {
   putChatLink(l: ChatLinkRecord): Promise<void>;
   getChatLink(platform: ChatPlatform, teamId: string, userId: string): Promise<ChatLinkRecord | undefined>;
   deleteChatLink(platform: ChatPlatform, teamId: string, userId: string): Promise<boolean>;
+  /** The most recent link of a reviewer (by `issuer#subject` id or by email) on a platform. */
+  chatLinkFor(platform: ChatPlatform, reviewerOrEmail: string): Promise<ChatLinkRecord | undefined>;
 
   rememberPerson(p: OidcIdentity, at: number): Promise<void>;
   peopleByEmail(email: string): Promise<OidcIdentity[]>;

@@ -43,6 +43,9 @@ export class SqliteIdentityStore implements IdentityStore {
       getLink: db.prepare<[string, string, string], { body: string }>(
         'SELECT body FROM identity_chat_links WHERE platform = ? AND team_id = ? AND user_id = ?',
       ),
+      linkFor: db.prepare<[string, string, string], { body: string }>(
+        "SELECT body FROM identity_chat_links WHERE platform = ? AND (reviewer_id = ? OR lower(json_extract(body, '$.person.email')) = lower(?)) ORDER BY linked_at DESC LIMIT 1",
+      ),
       deleteLink: db.prepare(
         'DELETE FROM identity_chat_links WHERE platform = ? AND team_id = ? AND user_id = ?',
       ),
@@ -107,6 +110,11 @@ export class SqliteIdentityStore implements IdentityStore {
 
   async getChatLink(platform: ChatPlatform, teamId: string, userId: string) {
     const row = this.stmt.getLink.get(platform, teamId, userId);
+    return row ? (JSON.parse(row.body) as ChatLinkRecord) : undefined;
+  }
+
+  async chatLinkFor(platform: ChatPlatform, reviewerOrEmail: string) {
+    const row = this.stmt.linkFor.get(platform, reviewerOrEmail, reviewerOrEmail);
     return row ? (JSON.parse(row.body) as ChatLinkRecord) : undefined;
   }
 
