@@ -14,6 +14,8 @@ let signingKey: CryptoKey;
 let publicJwk: JWK;
 let publicPem: string;
 let otherKey: CryptoKey;
+let k8sKey: CryptoKey;
+const K8S = 'https://kubernetes.default.svc.cluster.local';
 
 async function token(
   claims: Record<string, unknown> = {},
@@ -54,6 +56,9 @@ beforeAll(async () => {
   publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
   publicPem = await exportSPKI(pair.publicKey);
   otherKey = (await generateKeyPair('RS256')).privateKey;
+  const k8s = await generateKeyPair('EdDSA', { extractable: true });
+  k8sKey = k8s.privateKey;
+  const k8sJwk = { ...(await exportJWK(k8s.publicKey)), kid: 'cluster-1' };
   jwksServer = createServer((req, res) => {
     if (req.url === '/jwks') {
       res.setHeader('content-type', 'application/json');
@@ -80,6 +85,16 @@ beforeAll(async () => {
             clockTolerance: '5s',
             claims: { actor: 'sub', principal: 'actor_email', onBehalfOf: 'obo' },
             require: { repository_owner: 'acme' },
+          },
+          {
+            name: 'cluster',
+            issuer: K8S,
+            jwks: { keys: [k8sJwk] },
+            audience: ['countersign'],
+            algorithms: ['EdDSA'],
+            claims: { actor: 'sub', name: '/kubernetes.io/serviceaccount/name' },
+            require: { '/kubernetes.io/namespace': ['agents', 'ci'] },
+            allowedTypes: ['db.*'],
           },
           {
             name: 'down',
@@ -163,6 +178,38 @@ describe('workload JWT actors', () => {
     expect401(await submit(t), t, /repository_owner/);
     const none = await token({});
     expect401(await submit(none), none, /repository_owner/);
+  });
+
+  it('accepts a Kubernetes service-account token verified with inline keys and nested claims', async () => {
+    const sa = (namespace: string) =>
+      new SignJWT({
+        sub: `system:serviceaccount:${namespace}:migrator`,
+        'kubernetes.io': { namespace, serviceaccount: { name: 'migrator', uid: 'u-1' } },
+      })
+        .setProtectedHeader({ alg: 'EdDSA', kid: 'cluster-1' })
+        .setIssuer(K8S)
+        .setAudience('countersign')
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(k8sKey);
+    const ok = await gw.app.inject({
+      method: 'POST',
+      url: '/v1/actions',
+      headers: { authorization: `Bearer ${await sa('agents')}` },
+      payload: { type: 'db.migrate', resource: 'prod/db', justification: 'schema v2' },
+    });
+    expect(ok.statusCode).toBe(201);
+    expect(JSON.parse(ok.body).requester).toMatchObject({
+      actor: 'jwt:cluster:system:serviceaccount:agents:migrator',
+      name: 'migrator',
+      principal: null,
+    });
+    // Outside the allowed action types of this issuer.
+    const t = await sa('agents');
+    expect((await submit(t)).statusCode).toBe(403);
+    // Another namespace of the same cluster is not trusted.
+    const other = await sa('default');
+    expect401(await submit(other), other, /kubernetes\.io\/namespace/);
   });
 
   it('refuses self-approval by the principal or on-behalf-of human named in JWT claims', async () => {

@@ -100,8 +100,9 @@ export class WorkloadJwtVerifier {
     }
     const issuer = this.issuers.find((i) => i.issuer === iss);
     if (!issuer)
+      // The list of trusted issuers is not echoed: an unauthenticated caller need not learn it.
       throw unauthenticated(
-        `the issuer is not trusted; add it under identity.jwt.issuers (trusted: ${this.issuers.map((i) => i.issuer).join(', ') || 'none'})`,
+        'the issuer is not trusted by this gateway; an operator adds it under identity.jwt.issuers',
       );
     let payload: JWTPayload;
     try {
