@@ -79,7 +79,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   const metrics = createMetrics();
   const directory = directoryFor(config);
   // Identity (issue 5): workload JWTs, reviewer sessions, OIDC login, chat links.
-  const identity = createIdentity(config, store, clock);
+  const identity = createIdentity(config, store, clock, directory);
   const authenticator = new Authenticator(store, directory, clock, identity.sources);
   const current = () => policy;
   const service = new Service({

@@ -5,7 +5,7 @@ import { StoredChatLinks } from '../identity/chat-links.js';
 import { WorkloadJwtVerifier } from '../identity/jwt.js';
 import { OidcLogin } from '../identity/oidc.js';
 import { Sessions } from '../identity/sessions.js';
-import type { IdentitySources } from '../service/auth.js';
+import type { IdentitySources, ReviewerDirectory } from '../service/auth.js';
 import { SqliteIdentityStore } from '../store/sqlite/identity.js';
 import type { SqliteStore } from '../store/sqlite/index.js';
 import { identityRoutes } from './routes/identity.js';
@@ -23,7 +23,12 @@ export interface IdentityParts {
   register(app: FastifyInstance): Promise<void>;
 }
 
-export function createIdentity(config: Config, store: SqliteStore, clock: Clock): IdentityParts {
+export function createIdentity(
+  config: Config,
+  store: SqliteStore,
+  clock: Clock,
+  directory: ReviewerDirectory,
+): IdentityParts {
   const identityStore = new SqliteIdentityStore(store);
   const audit = (events: Parameters<SqliteStore['appendEvents']>[0]) => store.appendEvents(events);
   const jwt = new WorkloadJwtVerifier(config.identity.jwtIssuers, clock);
@@ -47,6 +52,8 @@ export function createIdentity(config: Config, store: SqliteStore, clock: Clock)
         clock,
         secureCookies: config.identity.sessions.secureCookies,
         audit,
+        // Development mode only: sign in as a configured reviewer without an IdP.
+        dev: config.dev ? directory : null,
       });
     },
   };

@@ -10,6 +10,7 @@ import { cookieName, parseCookies, serializeCookie } from '../../identity/cookie
 import { type LoginIntent, LoginRefused, OidcLogin } from '../../identity/oidc.js';
 import type { Sessions } from '../../identity/sessions.js';
 import type { IdentityStore, OidcIdentity } from '../../identity/store.js';
+import type { ReviewerDirectory } from '../../service/auth.js';
 import { newSecret } from '../../util/ids.js';
 import { Problem } from '../schemas.js';
 
@@ -21,6 +22,8 @@ export interface IdentityRoutesOptions {
   clock: Clock;
   secureCookies: boolean;
   audit: (events: AuditEvent[]) => Promise<void>;
+  /** Development mode: the reviewers one may sign in as without an IdP; null otherwise. */
+  dev?: ReviewerDirectory | null;
 }
 
 const CLI_CODE_TTL_MS = 60_000;
@@ -82,6 +85,11 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
   );
 
   const oidc = (): OidcLogin => {
+    if (!opts.login && opts.dev)
+      throw new CountersignError(
+        'CS_ERR_NOT_FOUND',
+        'OIDC sign-in is not configured; in development mode use /auth/dev',
+      );
     if (!opts.login)
       throw new CountersignError('CS_ERR_NOT_FOUND', 'OIDC sign-in is not configured; set identity.oidc');
     return opts.login;
@@ -115,6 +123,8 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
     },
     async (request, reply) => {
       const q = request.query;
+      if (!opts.login && opts.dev && q.cli_redirect === undefined)
+        return reply.redirect(`/auth/dev?return_to=${encodeURIComponent(safeReturnTo(q.return_to))}`, 302);
       if (q.cli_redirect !== undefined || q.cli_challenge !== undefined) {
         if (!q.cli_redirect || !q.cli_challenge || !OidcLogin.isLoopbackRedirect(q.cli_redirect))
           throw new CountersignError(
@@ -292,6 +302,8 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
     },
   );
 
+  if (opts.dev) devRoutes(app, opts.dev, opts, cookie);
+
   app.get(
     '/auth/link/:ticket',
     {
@@ -371,5 +383,88 @@ function confirmPage(
 <p>Link ${html(intent.platform)} user <code>${html(intent.userId)}</code> in workspace <code>${html(intent.teamId)}</code> to this identity?
 Votes from that chat account will then count as yours. Only continue if you clicked a link the bot sent to <em>you</em>.</p>
 <form method="post" action="/auth/link/confirm"><input type="hidden" name="ticket" value="${html(ticket)}"><button type="submit">Link my account</button></form>`,
+  );
+}
+
+/**
+ * Development login: pick a configured reviewer and get a browser session, no IdP involved.
+ * Registered only when `dev` is on (which also prints demo credentials); never in production.
+ */
+function devRoutes(
+  app: Parameters<FastifyPluginAsyncTypebox<IdentityRoutesOptions>>[0],
+  directory: ReviewerDirectory,
+  opts: IdentityRoutesOptions,
+  cookie: (name: string, value: string, maxAgeSec: number) => string,
+) {
+  app.get(
+    '/auth/dev',
+    {
+      schema: {
+        tags: ['identity'],
+        summary: 'Development mode: choose a demo reviewer to sign in as',
+        querystring: Type.Object({ return_to: Type.Optional(Type.String({ maxLength: 2000 })) }),
+        response: { 200: Type.String() },
+      },
+    },
+    async (request, reply) => {
+      const back = html(safeReturnTo(request.query.return_to));
+      const buttons = directory
+        .list()
+        .map(
+          (r) =>
+            `<form method="post" action="/auth/dev/login"><input type="hidden" name="reviewer" value="${html(r.id)}"><input type="hidden" name="return_to" value="${back}"><button type="submit">${html(r.name)} &lt;${html(r.email)}&gt; (${html(r.groups.join(', '))})</button></form>`,
+        )
+        .join('\n');
+      return reply
+        .type('text/html; charset=utf-8')
+        .send(
+          page(
+            'Development sign-in',
+            `<h1>Development sign-in</h1><p>No identity provider: development mode only.</p>${buttons}`,
+          ),
+        );
+    },
+  );
+  app.post(
+    '/auth/dev/login',
+    {
+      schema: {
+        tags: ['identity'],
+        summary: 'Development mode: sign in as a demo reviewer',
+        body: Type.Object(
+          {
+            reviewer: Type.String({ maxLength: 320 }),
+            return_to: Type.Optional(Type.String({ maxLength: 2000 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: errors,
+      },
+    },
+    async (request, reply) => {
+      const r = directory.get(request.body.reviewer);
+      if (!r)
+        throw new CountersignError(
+          'CS_ERR_NOT_FOUND',
+          `${request.body.reviewer} is not a configured reviewer`,
+        );
+      const person: OidcIdentity = {
+        id: r.id,
+        issuer: 'dev',
+        subject: r.id,
+        email: r.email,
+        name: r.name,
+        idpGroups: r.groups,
+      };
+      const now = opts.clock.now();
+      await opts.audit([
+        loginEvent('reviewer.login', person, now, { purpose: 'dev', authTime: now, idpGroups: r.groups }),
+      ]);
+      const s = await opts.sessions.create('web', person, now);
+      const life = Math.floor((s.record.expiresAt - now) / 1000);
+      return reply
+        .header('set-cookie', cookie(opts.sessions.cookie, s.token, life))
+        .redirect(safeReturnTo(request.body.return_to), 302);
+    },
   );
 }
