@@ -1,7 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { Clock } from '../../core/clock.js';
 import { CountersignError } from '../../core/errors.js';
 import type { AuditEvent } from '../../core/event.js';
@@ -12,7 +11,9 @@ import type { Sessions } from '../../identity/sessions.js';
 import type { IdentityStore, OidcIdentity } from '../../identity/store.js';
 import type { ReviewerDirectory } from '../../service/auth.js';
 import { newSecret } from '../../util/ids.js';
-import { Problem } from '../schemas.js';
+import { devRoutes } from './identity-dev.js';
+import { linkRoutes } from './identity-links.js';
+import { confirmPage, errors, header, loginEvent, s256, safeReturnTo, same } from './identity-support.js';
 
 export interface IdentityRoutesOptions {
   login: OidcLogin | null;
@@ -27,46 +28,13 @@ export interface IdentityRoutesOptions {
 }
 
 const CLI_CODE_TTL_MS = 60_000;
-const errors = { 400: Problem, 401: Problem, 403: Problem, 503: Problem };
-
-/** Only a path on this gateway: `//evil.example` or `https://…` would be an open redirect. */
-function safeReturnTo(value: string | undefined): string {
-  return value && /^\/(?![/\\])[\x21-\x7e]*$/.test(value) ? value : '/';
-}
-
-function s256(verifier: string): string {
-  return createHash('sha256').update(verifier, 'ascii').digest('base64url');
-}
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-const html = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-function loginEvent(
-  kind: 'reviewer.login' | 'reviewer.logout',
-  person: OidcIdentity,
-  at: number,
-  details: Record<string, string | number | string[]>,
-): AuditEvent {
-  return {
-    kind,
-    at,
-    requestId: null,
-    subject: { type: 'reviewer', id: person.id },
-    details: { email: person.email, ...details },
-  };
-}
 
 /**
  * Browser and CLI sign-in through the configured OIDC provider, reviewer sessions, and the
  * chat identity link flow. Every response here is `Cache-Control: no-store`.
  */
 export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = async (app, opts) => {
-  const { sessions, chat, clock } = opts;
+  const { sessions, clock } = opts;
   const loginCookie = cookieName('cs_login', opts.secureCookies);
   const cookie = (name: string, value: string, maxAgeSec: number) =>
     serializeCookie(name, value, { secure: opts.secureCookies, sameSite: 'Lax', maxAgeSec });
@@ -169,7 +137,8 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
       if (intent.purpose === 'web') {
         const s = await sessions.create('web', person, authTime);
         const life = Math.floor((s.record.expiresAt - now) / 1000);
-        reply.header('set-cookie', [cookie(loginCookie, '', 0), cookie(sessions.cookie, s.token, life)]);
+        // Fastify appends set-cookie headers: the login cookie is already being cleared above.
+        reply.header('set-cookie', cookie(sessions.cookie, s.token, life));
         return reply.redirect(intent.returnTo, 302);
       }
       if (intent.purpose === 'cli') {
@@ -304,167 +273,5 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
 
   if (opts.dev) devRoutes(app, opts.dev, opts, cookie);
 
-  app.get(
-    '/auth/link/:ticket',
-    {
-      schema: {
-        tags: ['identity'],
-        summary: 'Start linking a chat account (from the link the bot sent)',
-        params: Type.Object({ ticket: Type.String({ maxLength: 200 }) }),
-        response: errors,
-      },
-    },
-    async (request, reply) => {
-      oidc();
-      const target = await chat.redeem(request.params.ticket);
-      if (!target)
-        throw new CountersignError(
-          'CS_ERR_LOGIN_FAILED',
-          'this link is unknown, used or expired; ask the bot for a new one',
-        );
-      return start(reply, { purpose: 'chat', ...target });
-    },
-  );
-
-  app.post(
-    '/auth/link/confirm',
-    {
-      schema: {
-        tags: ['identity'],
-        summary: 'Confirm a chat account link after signing in',
-        body: Type.Object({ ticket: Type.String({ maxLength: 200 }) }, { additionalProperties: false }),
-        response: { 200: Type.String(), ...errors },
-      },
-    },
-    async (request, reply) => {
-      const t = await opts.store.takeTicket(request.body.ticket, 'chat_confirm', clock.now());
-      if (!t)
-        throw new CountersignError(
-          'CS_ERR_LOGIN_FAILED',
-          'this confirmation is unknown, used or expired; ask the bot for a new link',
-        );
-      const data = t.data as unknown as {
-        person: OidcIdentity;
-        authTime: number;
-        target: { platform: 'slack' | 'teams'; teamId: string; userId: string };
-      };
-      await chat.complete(data.target, data.person, data.authTime);
-      return reply
-        .type('text/html; charset=utf-8')
-        .send(
-          page(
-            'Linked',
-            `<p>Your ${html(data.target.platform)} account is now linked to ${html(data.person.email)}. You can close this tab.</p>`,
-          ),
-        );
-    },
-  );
+  linkRoutes(app, opts, start);
 };
-
-function header(request: FastifyRequest, name: string): string | undefined {
-  const v = request.headers[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-function page(title: string, body: string): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${html(title)}</title></head><body>${body}</body></html>`;
-}
-
-/** The person sees exactly which chat account they are about to bind to their identity. */
-function confirmPage(
-  ticket: string,
-  intent: Extract<LoginIntent, { purpose: 'chat' }>,
-  person: OidcIdentity,
-) {
-  return page(
-    'Link chat account',
-    `<h1>Link ${html(intent.platform)} account?</h1>
-<p>Signed in as <strong>${html(person.email)}</strong>.</p>
-<p>Link ${html(intent.platform)} user <code>${html(intent.userId)}</code> in workspace <code>${html(intent.teamId)}</code> to this identity?
-Votes from that chat account will then count as yours. Only continue if you clicked a link the bot sent to <em>you</em>.</p>
-<form method="post" action="/auth/link/confirm"><input type="hidden" name="ticket" value="${html(ticket)}"><button type="submit">Link my account</button></form>`,
-  );
-}
-
-/**
- * Development login: pick a configured reviewer and get a browser session, no IdP involved.
- * Registered only when `dev` is on (which also prints demo credentials); never in production.
- */
-function devRoutes(
-  app: Parameters<FastifyPluginAsyncTypebox<IdentityRoutesOptions>>[0],
-  directory: ReviewerDirectory,
-  opts: IdentityRoutesOptions,
-  cookie: (name: string, value: string, maxAgeSec: number) => string,
-) {
-  app.get(
-    '/auth/dev',
-    {
-      schema: {
-        tags: ['identity'],
-        summary: 'Development mode: choose a demo reviewer to sign in as',
-        querystring: Type.Object({ return_to: Type.Optional(Type.String({ maxLength: 2000 })) }),
-        response: { 200: Type.String() },
-      },
-    },
-    async (request, reply) => {
-      const back = html(safeReturnTo(request.query.return_to));
-      const buttons = directory
-        .list()
-        .map(
-          (r) =>
-            `<form method="post" action="/auth/dev/login"><input type="hidden" name="reviewer" value="${html(r.id)}"><input type="hidden" name="return_to" value="${back}"><button type="submit">${html(r.name)} &lt;${html(r.email)}&gt; (${html(r.groups.join(', '))})</button></form>`,
-        )
-        .join('\n');
-      return reply
-        .type('text/html; charset=utf-8')
-        .send(
-          page(
-            'Development sign-in',
-            `<h1>Development sign-in</h1><p>No identity provider: development mode only.</p>${buttons}`,
-          ),
-        );
-    },
-  );
-  app.post(
-    '/auth/dev/login',
-    {
-      schema: {
-        tags: ['identity'],
-        summary: 'Development mode: sign in as a demo reviewer',
-        body: Type.Object(
-          {
-            reviewer: Type.String({ maxLength: 320 }),
-            return_to: Type.Optional(Type.String({ maxLength: 2000 })),
-          },
-          { additionalProperties: false },
-        ),
-        response: errors,
-      },
-    },
-    async (request, reply) => {
-      const r = directory.get(request.body.reviewer);
-      if (!r)
-        throw new CountersignError(
-          'CS_ERR_NOT_FOUND',
-          `${request.body.reviewer} is not a configured reviewer`,
-        );
-      const person: OidcIdentity = {
-        id: r.id,
-        issuer: 'dev',
-        subject: r.id,
-        email: r.email,
-        name: r.name,
-        idpGroups: r.groups,
-      };
-      const now = opts.clock.now();
-      await opts.audit([
-        loginEvent('reviewer.login', person, now, { purpose: 'dev', authTime: now, idpGroups: r.groups }),
-      ]);
-      const s = await opts.sessions.create('web', person, now);
-      const life = Math.floor((s.record.expiresAt - now) / 1000);
-      return reply
-        .header('set-cookie', cookie(opts.sessions.cookie, s.token, life))
-        .redirect(safeReturnTo(request.body.return_to), 302);
-    },
-  );
-}
