@@ -3,6 +3,7 @@ import { version } from '../server/gateway.js';
 import { adminCommands } from './commands/admin.js';
 import { agentCommands } from './commands/agent.js';
 import { initCommand } from './commands/init.js';
+import { loginCommand } from './commands/login.js';
 import { reviewCommands } from './commands/review.js';
 import { serveCommand } from './commands/serve.js';
 
@@ -23,5 +24,6 @@ export function buildProgram(): Command {
   agentCommands(program);
   reviewCommands(program);
   adminCommands(program);
+  loginCommand(program);
   return program;
 }

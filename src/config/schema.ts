@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { IdentitySection } from './identity.js';
 
 const Duration = Type.String({
   pattern: '^(\\d+(ms|s|m|h|d))+$',
@@ -207,6 +208,7 @@ export const ConfigFile = Type.Object(
     reviewers: Type.Optional(Type.Array(ReviewerEntry)),
     slack: Type.Optional(SlackSection),
     webhooks: Type.Optional(WebhooksSection),
+    identity: Type.Optional(IdentitySection),
     dev: Type.Optional(
       Type.Boolean({
         description:

@@ -20,6 +20,7 @@ import { Service, type ServiceLogger } from '../service/service.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { buildApp } from './app.js';
 import { type DevCredentials, devReviewers, ensureDevCredentials } from './dev.js';
+import { createIdentity, type IdentityParts } from './identity.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createMetrics } from './metrics.js';
 
@@ -66,6 +67,7 @@ export interface Gateway {
   store: SqliteStore;
   admin: Admin;
   authenticator: Authenticator;
+  identity: IdentityParts;
   directory: ReviewerDirectory;
   policy: () => Policy;
   dev: DevCredentials | null;
@@ -86,7 +88,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   const store = openStore(config);
   const metrics = createMetrics();
   const directory = directoryFor(config);
-  const authenticator = new Authenticator(store, directory, clock);
+  // Identity (issue 5): workload JWTs, reviewer sessions, OIDC login, chat links.
+  const identity = createIdentity(config, store, clock, directory);
+  const authenticator = new Authenticator(store, directory, clock, identity.sources);
   const current = () => policy;
 
   // --- Slack and webhook channels (issue 6) ---------------------------------------------------
@@ -150,6 +154,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       current();
     },
   });
+  await identity.register(app);
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
   app.addHook('onReady', async () => expirer.start());
   // --- Slack and webhook channels: routes and workers (issue 6) ---
@@ -166,6 +171,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     store,
     admin,
     authenticator,
+    identity,
     directory,
     policy: current,
     dev,
