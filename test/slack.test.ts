@@ -3,7 +3,16 @@ import { sampleSnapshot } from '../src/channels/channel.case.js';
 import type { Gateway } from '../src/server/gateway.js';
 import { FakeSlack } from './fakes/slack.js';
 import { agent, TestEnv } from './helpers/gateway.js';
-import { click, denySubmission, formBody, interact, signed, slackSection, users } from './helpers/slack.js';
+import {
+  click,
+  denySubmission,
+  formBody,
+  interact,
+  signed,
+  slackSection,
+  team,
+  users,
+} from './helpers/slack.js';
 
 const deploy = {
   type: 'deploy.service',
@@ -419,6 +428,58 @@ describe('review in Slack over HTTP', () => {
       expect(message()).not.toContain('cs_approve');
       expect(await resync()).toBe(0);
     });
+  });
+});
+
+describe('Slack users linked through the identity provider', () => {
+  it('vote as the IdP identity, with its login time, and unlinked users are offered a link', async () => {
+    const env = new TestEnv();
+    const slack = await new FakeSlack().start();
+    try {
+      const gw = await env.gateway({
+        server: { publicUrl: 'https://countersign.example.com' },
+        identity: { groups: { sre: ['carol@example.com'] } },
+        slack: slackSection(slack.apiUrl),
+      });
+      const person = {
+        id: 'https://idp.example.com#carol',
+        issuer: 'https://idp.example.com',
+        subject: 'carol',
+        email: 'carol@example.com',
+        name: 'Carol',
+        idpGroups: [],
+      };
+      const authTime = env.clock.now() - 60_000;
+      await gw.identity.store.putChatLink({
+        platform: 'slack',
+        teamId: team,
+        userId: 'UCAROL',
+        person,
+        authTime,
+        linkedAt: authTime,
+      });
+      const req = await gw.service.submit(agent, deploy);
+      await interact(gw, click('UCAROL', 'cs_approve', req.id), env.clock.now());
+      const { request, reviews } = await gw.service.get(req.id);
+      expect(request.status).toBe('approved');
+      expect(reviews[0]).toMatchObject({ reviewerId: person.id, groups: ['sre'], via: 'slack' });
+
+      const other = await gw.service.submit(agent, { ...deploy, resource: 'prod/web' });
+      await interact(gw, click(users.mallory, 'cs_approve', other.id), env.clock.now());
+      await vi.waitFor(() => {
+        const text = String(
+          slack.callsOf('chat.postEphemeral').find((c) => c.body.user === users.mallory)?.body.text,
+        );
+        expect(text).toMatch(/not linked/);
+        expect(text).toMatch(
+          /<https:\/\/countersign\.example\.com\/auth\/link\/[^|>]+\|Link your Slack account>/,
+        );
+      });
+      expect((await gw.service.get(other.id)).request.status).toBe('pending');
+    } finally {
+      await env.cleanup();
+      await slack.stop();
+    }
   });
 });
 

@@ -114,6 +114,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
         store,
         clock,
         directory,
+        links: identity.chatLinks,
+        userFor: (principal) => identity.chatLinks.userFor('slack', principal),
+        startLink: (team, user) => identity.chatLinks.startLink('slack', team, user),
         logger: channelLog,
         failed: metrics.service.channelFailed,
       })

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../core/clock.js';
 import type { Reviewer } from '../../core/identity.js';
-import { type ChatIdentityLinks, StaticChatLinks } from '../../identity/chat-links.js';
+import { type ChatIdentityLinks, firstOf, StaticChatLinks } from '../../identity/chat-links.js';
 import type { Service, ServiceLogger } from '../../service/service.js';
 import type { SqliteStore } from '../../store/sqlite/index.js';
 import { SqliteSlackState } from '../../store/sqlite/slack.js';
@@ -47,7 +47,9 @@ export function createSlack(deps: SlackDeps) {
     config.users.map((u) => ({ platform: 'slack' as const, ...u })),
     deps.directory,
   );
-  const links = deps.links ?? staticLinks;
+  // Links made through the identity provider come first (they carry a login time for step-up
+  // rules); the static `slack.users` list is the fallback.
+  const links = deps.links ? firstOf(deps.links, staticLinks) : staticLinks;
   const channel = new SlackChannel({
     config,
     api,
