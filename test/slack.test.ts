@@ -75,6 +75,7 @@ describe('review in Slack over HTTP', () => {
       '(in 1h)',
       'cs_approve',
       'cs_deny',
+      `Approve action ${req.hash.slice(0, 12)} exactly as shown`,
       `https://countersign.example.com/console/requests/${req.id}`,
     ]) {
       expect(blocks).toContain(needle);

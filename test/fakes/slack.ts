@@ -72,6 +72,16 @@ export function checkBlocks(blocks: unknown, max = 50): string | null {
             return 'action_id missing or repeated';
           actionIds.add(el.action_id);
           if (typeof el.value !== 'string' || el.value.length > 2000) return 'button value too long';
+          if (el.confirm !== undefined) {
+            const c = el.confirm as Json;
+            if (
+              text(c.title, 100, ['plain_text']) ||
+              text(c.text, 300) ||
+              text(c.confirm, 30, ['plain_text'])
+            ) {
+              return 'button confirm dialog malformed';
+            }
+          }
         }
         break;
       case 'input':

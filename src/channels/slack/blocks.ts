@@ -128,7 +128,19 @@ export function requestMessage(
       type: 'actions',
       block_id: 'cs_vote',
       elements: [
-        button('Approve', approveAction, r.id, 'primary'),
+        {
+          ...button('Approve', approveAction, r.id, 'primary'),
+          // A second, deliberate click: an approval should never be a slip of the thumb.
+          confirm: {
+            title: { type: 'plain_text', text: 'Approve this action?' },
+            text: {
+              type: 'plain_text',
+              text: `Approve action ${shortHash(r.hash)} exactly as shown in the message.`,
+            },
+            confirm: { type: 'plain_text', text: 'Approve' },
+            deny: { type: 'plain_text', text: 'Cancel' },
+          },
+        },
         button('Deny', denyAction, r.id, 'danger'),
       ],
     });
