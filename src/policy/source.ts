@@ -1,0 +1,119 @@
+import type { TSchema } from '@sinclair/typebox';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { type Document, isCollection, LineCounter, parseDocument } from 'yaml';
+
+/** A policy problem a user must fix: where (`file:line:column`), what is wrong, and what to do. */
+export class PolicyError extends Error {
+  constructor(
+    readonly location: string,
+    readonly problem: string,
+    readonly fix: string,
+  ) {
+    super(`${location}: ${problem}${fix ? `. ${fix}` : ''}`);
+    this.name = 'PolicyError';
+  }
+}
+
+export type YamlPath = ReadonlyArray<string | number>;
+
+/** A parsed YAML file that can say where any path in it was written. */
+export interface YamlFile {
+  file: string;
+  text: string;
+  value: unknown;
+  where(path: YamlPath): string;
+}
+
+/** Parses YAML, failing with file:line:column on syntax errors and duplicate keys. */
+export function parseYamlFile(text: string, file: string): YamlFile {
+  const lines = new LineCounter();
+  const doc: Document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first) {
+    const pos = lines.linePos(first.pos[0]);
+    const msg = first.message.split('\n')[0];
+    throw new PolicyError(
+      `${file}:${pos.line}:${pos.col}`,
+      `invalid YAML: ${msg}`,
+      'Fix the YAML syntax at that position',
+    );
+  }
+  const where = (path: YamlPath): string => {
+    for (let n = path.length; n >= 0; n--) {
+      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+      const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+      if (range && (n === 0 || isCollection(node) || node !== undefined)) {
+        const pos = lines.linePos(range[0]);
+        return `${file}:${pos.line}:${pos.col}`;
+      }
+    }
+    return `${file}:1:1`;
+  };
+  return { file, text, value: doc.toJS(), where };
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const compiled = new WeakMap<TSchema, ValidateFunction>();
+
+/** Validates a YAML file against a schema; the deepest error is reported, with its position. */
+export function validateYaml<T>(schema: TSchema, file: YamlFile, fix: string): T {
+  let check = compiled.get(schema);
+  if (!check) {
+    check = ajv.compile(schema);
+    compiled.set(schema, check);
+  }
+  const value = file.value ?? {};
+  if (check(value)) return value as T;
+  const errors = [...(check.errors ?? [])].sort((a, b) => b.instancePath.length - a.instancePath.length);
+  const best =
+    errors.find((e) => e.keyword === 'additionalProperties') && errors[0]?.keyword !== 'additionalProperties'
+      ? preferUnknownKey(errors)
+      : (errors[0] as ErrorObject);
+  const path = pointerToPath(best.instancePath);
+  throw new PolicyError(file.where(path), describeError(best, path), fix);
+}
+
+/** Among equally deep errors, an unknown key is the most useful thing to tell (usually a typo). */
+function preferUnknownKey(errors: ErrorObject[]): ErrorObject {
+  const depth = errors[0]?.instancePath.length ?? 0;
+  return (
+    errors.find((e) => e.instancePath.length === depth && e.keyword === 'additionalProperties') ??
+    (errors[0] as ErrorObject)
+  );
+}
+
+function describeError(e: ErrorObject, path: YamlPath): string {
+  const at = path.length ? path.join('.') : 'the top level';
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `unknown key '${String(p.additionalProperty)}' in ${at}`;
+    case 'required':
+      return `missing key '${String(p.missingProperty)}' in ${at}`;
+    case 'const':
+      return `${at} must be ${JSON.stringify(p.allowedValue)}`;
+    case 'pattern':
+      return `${at} has the wrong form (expected ${String(p.pattern)})`;
+    default:
+      return `${at} ${e.message ?? 'is invalid'}`;
+  }
+}
+
+export function pointerToPath(pointer: string): Array<string | number> {
+  if (pointer === '' || pointer === '/') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `90s`, `15m`, `1h30m`, `2d` → milliseconds. The schema has already checked the form. */
+export function durationMs(text: string): number {
+  let total = 0;
+  for (const [, n, unit] of text.trim().matchAll(/(\d+)(ms|s|m|h|d)/g))
+    total += Number(n) * (units[unit as string] as number);
+  return total;
+}
