@@ -177,11 +177,11 @@ function compileRule(r: Located<RuleT>, order: number, m: Merged): CompiledRule 
   };
 }
 
-function compileFallback(m: Merged): CompiledRule {
+function compileFallback(m: Merged, first: YamlFile): CompiledRule {
   const d = m.default?.value;
   const decision = d?.decision ?? 'require_approval';
   const defaults = m.approval?.value ?? {};
-  const where = m.default?.file.where ?? m.approval?.file.where ?? ((_: YamlPath) => '(policy)');
+  const where = m.default?.file.where ?? m.approval?.file.where ?? first.where;
   return {
     name: '(default)',
     order: Number.MAX_SAFE_INTEGER,
@@ -279,5 +279,10 @@ export function compileSources(sources: PolicySourceText[]): CompiledPolicy {
   const version = createHash('sha256')
     .update(JSON.stringify(sources.map((s) => [s.file, s.text])))
     .digest('hex');
-  return { version, sources: sources.map((s) => s.file), rules, fallback: compileFallback(m) };
+  return {
+    version,
+    sources: sources.map((s) => s.file),
+    rules,
+    fallback: compileFallback(m, files[0] as YamlFile),
+  };
 }

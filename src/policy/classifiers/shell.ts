@@ -21,7 +21,7 @@ export interface ShellFacts {
 }
 
 const MAX_DEPTH = 8;
-const shells = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'mksh', 'busybox']);
+const shells = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'mksh', 'fish']);
 
 /** Parses a command line and lists every program it runs. Never throws: failure is reported in `parsed`. */
 export function classifyShell(command: string): ShellFacts {
@@ -121,6 +121,7 @@ const valued: Record<string, string> = {
 };
 
 const passThrough = new Set([
+  'busybox',
   'sudo',
   'doas',
   'nice',
@@ -142,7 +143,10 @@ const passThrough = new Set([
 ]);
 
 function innerCommand(program: string, args: string[]): Inner | null {
-  if (shells.has(program)) return shellScript(args);
+  if (shells.has(program)) return shellScript(args) ?? { kind: 'script', words: [DYNAMIC] };
+  if (program === 'xargs')
+    return withStdinArgs(afterOptions(program, args, 0) ?? { kind: 'argv', words: ['echo'] });
+  if (program === 'find') return findExec(args);
   if (program === 'eval') return { kind: 'script', words: args };
   if (program === 'env') return envCommand(args);
   if (program === 'timeout') return afterOptions(program, args, 1);
@@ -179,6 +183,20 @@ function afterOptions(program: string, args: string[], skip: number): Inner | nu
 
 function scriptOrNull(inner: Inner | null): Inner | null {
   return inner ? { kind: 'script', words: inner.words } : null;
+}
+
+/** xargs appends words read from stdin: the arguments are only known at run time. */
+function withStdinArgs(inner: Inner): Inner {
+  return { kind: 'argv', words: [...inner.words, DYNAMIC] };
+}
+
+/** `find … -exec cmd {} ;` and `-execdir`, `-ok`, `-okdir` run a command per file found. */
+function findExec(args: string[]): Inner | null {
+  const i = args.findIndex((a) => a === '-exec' || a === '-execdir' || a === '-ok' || a === '-okdir');
+  if (i < 0) return null;
+  const end = args.findIndex((a, j) => j > i && (a === ';' || a === '+'));
+  const words = args.slice(i + 1, end < 0 ? undefined : end).map((w) => (w === '{}' ? DYNAMIC : w));
+  return words.length > 0 ? { kind: 'argv', words } : null;
 }
 
 /** `bash -c 'script'`, also as `-lc`, `-ec`, `-o pipefail -c`. */
