@@ -1,15 +1,15 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { type Document, isCollection, LineCounter, parseDocument } from 'yaml';
+import { SourceError } from '../util/yaml-source.js';
 
-/** A policy problem a user must fix: where (`file:line:column`), what is wrong, and what to do. */
-export class PolicyError extends Error {
-  constructor(
-    readonly location: string,
-    readonly problem: string,
-    readonly fix: string,
-  ) {
-    super(`${location}: ${problem}${fix ? `. ${fix}` : ''}`);
+/**
+ * A policy problem a user must fix: where (`file:line:column`), what is wrong, and what to do.
+ * It is a SourceError, so the CLI and server report it like any other file error.
+ */
+export class PolicyError extends SourceError {
+  constructor(location: string, problem: string, fix: string) {
+    super(location, problem, fix);
     this.name = 'PolicyError';
   }
 }
