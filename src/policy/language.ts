@@ -5,14 +5,15 @@ import { type Static, Type } from '@sinclair/typebox';
  * editors (schemas/policy.schema.json) are generated from this file.
  */
 
-const Duration = Type.String({
-  pattern: '^(\\d+(ms|s|m|h|d))+$',
-  description: 'A duration such as `90s`, `15m`, `1h30m`, `2d`.',
-});
+const durationHelp = 'A duration such as `90s`, `15m`, `1h30m`, `2d`.';
+const duration = (what: string) =>
+  Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: `${what} ${durationHelp}` });
 const Glob = Type.String({ minLength: 1 });
-const Globs = Type.Union([Glob, Type.Array(Glob, { minItems: 1 })], {
-  description: 'A glob (`aws.iam.*`, `prod/**`, `!/tmp/**`) or a list of globs, any of which matches.',
-});
+const globsHelp = 'A glob (`aws.iam.*`, `prod/**`, `!/tmp/**`) or a list of globs, any of which matches.';
+/** TypeBox collapses one-member unions and drops their options, so each use builds its own union. */
+const globs = (what?: string) =>
+  Type.Union([Glob, Type.Array(Glob, { minItems: 1 })], { description: what ?? globsHelp });
+const Globs = globs();
 const Decision = Type.Union([Type.Literal('allow'), Type.Literal('deny'), Type.Literal('require_approval')], {
   description: '`allow`, `deny` or `require_approval`.',
 });
@@ -58,12 +59,8 @@ const Actor = Type.Object(
 
 const Principal = Type.Object(
   {
-    id: Type.Optional(
-      Type.Union([Globs], { description: 'Globs on the principal (usually an email), case-insensitive.' }),
-    ),
-    groups: Type.Optional(
-      Type.Union([Globs], { description: 'The principal belongs to a group matching any of these globs.' }),
-    ),
+    id: Type.Optional(globs('Globs on the principal (usually an email), case-insensitive.')),
+    groups: Type.Optional(globs('The principal belongs to a group matching any of these globs.')),
     present: Type.Optional(Type.Boolean({ description: 'Whether the actor names a principal at all.' })),
   },
   { additionalProperties: false, description: 'Matches the human on whose behalf the actor works.' },
@@ -95,10 +92,9 @@ const Shell = Type.Object(
       }),
     ),
     flags: Type.Optional(
-      Type.Union([Globs], {
-        description:
-          'Any of these flags is present: `r` matches `-r`, `-rf`, `--r`; `recursive` matches `--recursive`.',
-      }),
+      globs(
+        'Any of these flags is present: `r` matches `-r`, `-rf`, `--r`; `recursive` matches `--recursive`.',
+      ),
     ),
     options: Type.Optional(
       Type.Record(Type.String(), Globs, {
@@ -106,9 +102,7 @@ const Shell = Type.Object(
       }),
     ),
     any_arg: Type.Optional(
-      Type.Union([Globs], {
-        description: 'Some argument (after path normalisation) matches; `!/tmp/**` means "outside /tmp".',
-      }),
+      globs('Some argument (after path normalisation) matches; `!/tmp/**` means "outside /tmp".'),
     ),
     unparseable: Type.Optional(
       Type.Boolean({
@@ -127,24 +121,17 @@ const Shell = Type.Object(
 const Sql = Type.Object(
   {
     kind: Type.Optional(
-      Type.Union([Globs], {
-        description:
-          'Statement kinds: select, insert, update, delete, merge, truncate, drop, create_table, alter_table, grant, revoke, copy_to, copy_from, do…',
-      }),
+      globs(
+        'Statement kinds: select, insert, update, delete, merge, truncate, drop, create_table, alter_table, grant, revoke, copy_to, copy_from, do…',
+      ),
     ),
     family: Type.Optional(
-      Type.Union([Globs], {
-        description: 'Families: read, write, ddl, dcl, copy, export, transaction, session, other.',
-      }),
+      globs('Families: read, write, ddl, dcl, copy, export, transaction, session, other.'),
     ),
     tables: Type.Optional(
-      Type.Union([Globs], {
-        description: 'Some relation touched matches (lower case; `users` and `public.users` both appear).',
-      }),
+      globs('Some relation touched matches (lower case; `users` and `public.users` both appear).'),
     ),
-    functions: Type.Optional(
-      Type.Union([Globs], { description: 'Some function called matches (`pg_read_file`, `dblink*`).' }),
-    ),
+    functions: Type.Optional(globs('Some function called matches (`pg_read_file`, `dblink*`).')),
     unbounded_write: Type.Optional(
       Type.Boolean({
         description: 'UPDATE or DELETE without a WHERE clause, or with one that is always true.',
@@ -169,9 +156,7 @@ const Http = Type.Object(
     method: Type.Optional(Globs),
     host: Type.Optional(Globs),
     path: Type.Optional(
-      Type.Union([Globs], {
-        description: 'Globs or templates (`/repos/{owner}/{repo}`) on the decoded, normalised path.',
-      }),
+      globs('Globs or templates (`/repos/{owner}/{repo}`) on the decoded, normalised path.'),
     ),
     query: Type.Optional(
       Type.Record(Type.String(), Globs, { description: 'Query parameter → globs on any of its values.' }),
@@ -188,8 +173,8 @@ export const Match = Type.Recursive(
   (Self) =>
     Type.Object(
       {
-        type: Type.Optional(Type.Union([Globs], { description: 'Globs on the action type (`aws.iam.*`).' })),
-        resource: Type.Optional(Type.Union([Globs], { description: 'Globs on the resource (`prod/**`).' })),
+        type: Type.Optional(globs('Globs on the action type (`aws.iam.*`).')),
+        resource: Type.Optional(globs('Globs on the resource (`prod/**`).')),
         actor: Type.Optional(Actor),
         principal: Type.Optional(Principal),
         params: Type.Optional(Params),
@@ -241,12 +226,8 @@ export const Approvers = Type.Union(
 
 const ApprovalFields = {
   approvers: Type.Optional(Approvers),
-  ttl: Type.Optional(
-    Type.Union([Duration], { description: 'How long a request may stay pending before it expires.' }),
-  ),
-  validity: Type.Optional(
-    Type.Union([Duration], { description: 'How long an approved action may still be executed.' }),
-  ),
+  ttl: Type.Optional(duration('How long a request may stay pending before it expires.')),
+  validity: Type.Optional(duration('How long an approved action may still be executed.')),
   deny_threshold: Type.Optional(
     Type.Integer({
       minimum: 1,
@@ -259,9 +240,7 @@ const ApprovalFields = {
       description: 'Channels to notify (`slack`, `teams`, `webhook`, `console`); default: all configured.',
     }),
   ),
-  step_up: Type.Optional(
-    Type.Union([Duration], { description: 'Reviewers must have signed in within this long before voting.' }),
-  ),
+  step_up: Type.Optional(duration('Reviewers must have signed in within this long before voting.')),
 };
 
 const ExampleAction = Type.Object(
