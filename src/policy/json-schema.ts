@@ -3,7 +3,7 @@ import { PolicyFile } from './language.js';
 /** The JSON Schema editors use for policy files, as checked in at schemas/policy.schema.json. */
 export function policyJsonSchema(): string {
   const schema = {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $schema: 'http://json-schema.org/draft-07/schema#',
     ...JSON.parse(JSON.stringify(PolicyFile)),
   };
   return `${JSON.stringify(schema, null, 2)}\n`;
