@@ -53,15 +53,20 @@ function sections(root: Node): Array<[string, Node]> {
   return out;
 }
 
+/** Columns padded the way the formatter (biome) lays them out, so `npm run format` leaves the file alone. */
+function markdownTable(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, 3, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(head), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
 /** Markdown tables of every object in the policy schema: key, type, meaning. */
 export function policyReferenceMarkdown(): string {
   const root = JSON.parse(JSON.stringify(PolicyFile)) as Node;
   const parts = sections(root).map(([title, n]) => {
-    const rows = Object.entries(n.properties ?? {}).map(
-      ([k, v]) => `| \`${k}\` | ${typeOf(v)} | ${describe(v)} |`,
-    );
+    const rows = Object.entries(n.properties ?? {}).map(([k, v]) => [`\`${k}\``, typeOf(v), describe(v)]);
     const intro = n.description ? `${n.description}\n\n` : '';
-    return `### \`${title}\`\n\n${intro}| key | type | meaning |\n|---|---|---|\n${rows.join('\n')}\n`;
+    return `### \`${title}\`\n\n${intro}${markdownTable(['key', 'type', 'meaning'], rows)}\n`;
   });
   return parts.join('\n');
 }

@@ -70,6 +70,17 @@ export function validateYaml<T>(schema: TSchema, file: YamlFile, fix: string): T
       ? preferUnknownKey(errors)
       : (errors[0] as ErrorObject);
   const path = pointerToPath(best.instancePath);
+  // A union of literals fails once per literal: name them all rather than the first.
+  const consts = errors.filter((e) => e.instancePath === best.instancePath && e.keyword === 'const');
+  if (best.keyword === 'const' && consts.length > 1) {
+    const allowed = consts
+      .map((e) => JSON.stringify((e.params as { allowedValue: unknown }).allowedValue))
+      .join(', ');
+    const got = JSON.stringify(
+      path.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)?.[k], value),
+    );
+    throw new PolicyError(file.where(path), `${path.join('.')} is ${got}; it must be one of ${allowed}`, fix);
+  }
   throw new PolicyError(file.where(path), describeError(best, path), fix);
 }
 
