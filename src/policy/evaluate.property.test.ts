@@ -62,9 +62,9 @@ function simpleGlob(g: string, s: string): boolean {
   const re = new RegExp(
     `^${g
       .replace(/[.]/g, '\\.')
-      .replace(/\*\*/g, '\u0001')
+      .replace(/\*\*/g, '@@')
       .replace(/\*/g, '[^/]*')
-      .replace(/\u0001/g, '.*')}$`,
+      .replace(/@@/g, '.*')}$`,
   );
   return re.test(s);
 }
