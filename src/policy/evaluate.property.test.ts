@@ -60,11 +60,7 @@ function reference(
 
 function simpleGlob(g: string, s: string): boolean {
   const re = new RegExp(
-    `^${g
-      .replace(/[.]/g, '\\.')
-      .replace(/\*\*/g, '@@')
-      .replace(/\*/g, '[^/]*')
-      .replace(/@@/g, '.*')}$`,
+    `^${g.replace(/[.]/g, '\\.').replace(/\*\*/g, '@@').replace(/\*/g, '[^/]*').replace(/@@/g, '.*')}$`,
   );
   return re.test(s);
 }
