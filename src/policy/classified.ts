@@ -15,7 +15,13 @@ function fnOf(globs: Globs, at: YamlPath, env: CompileEnv, nocase = false): (s: 
   return globFn(globs, { nocase });
 }
 
-type InvTest = (inv: ShellInvocation) => boolean;
+/** A test on one invocation; "cannot tell" when it depends on an argument only known at run time. */
+type InvTest = (inv: ShellInvocation) => Tri;
+
+/** Wraps a test on the arguments: a failure on a dynamic invocation is "cannot tell", not "no". */
+function onArgs(f: (inv: ShellInvocation) => boolean): InvTest {
+  return (inv) => (f(inv) ? true : inv.dynamic ? null : false);
+}
 
 /** Non-option words; everything after `--` counts as an operand. */
 function operands(args: string[]): string[] {
@@ -73,55 +79,60 @@ function commandTests(spec: Globs, at: YamlPath, env: CompileEnv): InvTest {
     const [prog, ...rest] = c.trim().split(/\s+/);
     const p = fnOf(prog as string, at, env);
     const words = rest.map((w) => fnOf(w, at, env));
-    return (inv: ShellInvocation) => p(inv.program) && inOrder(words, operands(inv.args));
+    const args = onArgs((inv) => inOrder(words, operands(inv.args)));
+    return (inv: ShellInvocation): Tri => (p(inv.program) ? args(inv) : false);
   });
-  return (inv) => alternatives.some((f) => f(inv));
+  return (inv) => {
+    let unknown = false;
+    for (const alt of alternatives) {
+      const r = alt(inv);
+      if (r === true) return true;
+      if (r === null) unknown = true;
+    }
+    return unknown ? null : false;
+  };
 }
 
-/** Field tests that look at arguments: a dynamic argument could be anything, so their failure is only "cannot tell". */
-function shellTests(
-  s: NonNullable<MatchT['shell']>,
-  at: YamlPath,
-  env: CompileEnv,
-): { program: InvTest[]; args: InvTest[] } {
-  const program: InvTest[] = [];
-  const args: InvTest[] = [];
+function shellTests(s: NonNullable<MatchT['shell']>, at: YamlPath, env: CompileEnv): InvTest[] {
+  const tests: InvTest[] = [];
   if (s.program !== undefined) {
     const f = fnOf(s.program, [...at, 'program'], env);
-    program.push((inv) => f(inv.program));
+    tests.push((inv) => f(inv.program));
   }
-  if (s.command !== undefined) args.push(commandTests(s.command, [...at, 'command'], env));
+  if (s.command !== undefined) tests.push(commandTests(s.command, [...at, 'command'], env));
   if (s.args !== undefined) {
     const words = s.args.map((w, i) => fnOf(w, [...at, 'args', i], env));
-    args.push((inv) => inOrder(words, operands(inv.args)));
+    tests.push(onArgs((inv) => inOrder(words, operands(inv.args))));
   }
   if (s.flags !== undefined) {
     const f = fnOf(s.flags, [...at, 'flags'], env);
-    args.push((inv) => flagsOf(inv.args).some(f));
+    tests.push(onArgs((inv) => flagsOf(inv.args).some(f)));
   }
   for (const [name, g] of Object.entries(s.options ?? {})) {
     const f = fnOf(g, [...at, 'options', name], env);
-    args.push((inv) => optionValues(inv.args, name).some(f));
+    tests.push(onArgs((inv) => optionValues(inv.args, name).some(f)));
   }
   if (s.any_arg !== undefined) {
     const f = fnOf(s.any_arg, [...at, 'any_arg'], env);
-    args.push((inv) =>
-      operands(inv.args).some((a) => !a.startsWith(DYNAMIC_PREFIX) && f(normalisePathArg(a))),
+    tests.push(
+      onArgs((inv) =>
+        operands(inv.args).some((a) => !a.startsWith(DYNAMIC_PREFIX) && f(normalisePathArg(a))),
+      ),
     );
   }
-  return { program, args };
+  return tests;
 }
 
-function invocationResult(
-  inv: ShellInvocation,
-  t: { program: InvTest[]; args: InvTest[] },
-  unparseable: boolean | undefined,
-): Tri {
+function invocationResult(inv: ShellInvocation, tests: InvTest[], unparseable: boolean | undefined): Tri {
   if (inv.program === '') return unparseable ?? null;
   if (unparseable === true) return inv.dynamic;
-  for (const f of t.program) if (!f(inv)) return false;
-  for (const f of t.args) if (!f(inv)) return inv.dynamic ? null : false;
-  return true;
+  let unknown = false;
+  for (const t of tests) {
+    const r = t(inv);
+    if (r === false) return false;
+    if (r === null) unknown = true;
+  }
+  return unknown ? null : true;
 }
 
 export function compileShell(s: NonNullable<MatchT['shell']>, at: YamlPath, env: CompileEnv): Cond {

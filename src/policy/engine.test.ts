@@ -185,7 +185,7 @@ describe('load errors', () => {
   it('points at an unknown key', () => {
     fails(
       'rules:\n  - name: a\n    decision: allow\n    match: { tpye: x }\n',
-      'policy.yaml:4:12',
+      'policy.yaml:4:20',
       /unknown key 'tpye'/,
     );
   });

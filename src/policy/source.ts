@@ -81,7 +81,12 @@ export function validateYaml<T>(schema: TSchema, file: YamlFile, fix: string): T
     );
     throw new PolicyError(file.where(path), `${path.join('.')} is ${got}; it must be one of ${allowed}`, fix);
   }
-  throw new PolicyError(file.where(path), describeError(best, path), fix);
+  // Point at the unknown key's value rather than at the object holding it.
+  const extra =
+    best.keyword === 'additionalProperties'
+      ? [String((best.params as { additionalProperty: string }).additionalProperty)]
+      : [];
+  throw new PolicyError(file.where([...path, ...extra]), describeError(best, path), fix);
 }
 
 /** Among equally deep errors, an unknown key is the most useful thing to tell (usually a typo). */
