@@ -22,6 +22,8 @@ export interface Config {
   store: { driver: 'sqlite'; path: string };
   /** Null means the embedded example policy is copied into the data dir on first start. */
   policyFiles: string[] | null;
+  /** Reload the policy when its files change (SIGHUP always reloads). */
+  policyWatch: boolean;
   audit: { signingKeyFile: string };
   expirySweepMs: number;
   reviewers: Array<Required<ReviewerEntryT>>;
@@ -97,6 +99,7 @@ export function loadConfig(
     dataDir,
     store: { driver: 'sqlite', path: rel(base, c.store?.path ?? resolve(dataDir, 'countersign.db')) },
     policyFiles: c.policy ? c.policy.files.map((f) => rel(base, f)) : null,
+    policyWatch: c.policy?.watch ?? true,
     audit: { signingKeyFile: rel(base, c.audit?.signingKeyFile ?? resolve(dataDir, 'audit-signing.key')) },
     expirySweepMs: parseDuration(c.expiry?.sweepInterval ?? '1s') as number,
     reviewers: (c.reviewers ?? []).map((r) => ({ ...r, name: r.name ?? r.email })),

@@ -17,6 +17,7 @@ import { buildApp } from './app.js';
 import { type DevCredentials, devReviewers, ensureDevCredentials } from './dev.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createMetrics } from './metrics.js';
+import { PolicyReloader, type ReloadResult } from './policy-reload.js';
 
 export const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const version = (
@@ -63,6 +64,8 @@ export interface Gateway {
   authenticator: Authenticator;
   directory: ReviewerDirectory;
   policy: () => Policy;
+  /** Re-reads the policy files (SIGHUP, file change); an invalid policy keeps the old one running. */
+  reloadPolicy: (trigger: 'sighup' | 'file_change' | 'api') => Promise<ReloadResult>;
   dev: DevCredentials | null;
   signingKeyCreated: boolean;
   close(): Promise<void>;
@@ -72,12 +75,14 @@ export interface Gateway {
 export async function createGateway(config: Config, clock: Clock = systemClock): Promise<Gateway> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const key = loadOrCreateSigningKey(config.audit.signingKeyFile);
-  const policy = loadPolicy(policyFiles(config));
+  const files = policyFiles(config);
+  const policy = loadPolicy(files);
   const store = openStore(config);
   const metrics = createMetrics();
   const directory = directoryFor(config);
   const authenticator = new Authenticator(store, directory, clock);
-  const current = () => policy;
+  let reloader: PolicyReloader | null = null;
+  const current = () => reloader?.current() ?? policy;
   const service = new Service({
     store,
     policy: current,
@@ -86,15 +91,18 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     metrics: metrics.service,
   });
   const admin = new Admin(store, clock, 'countersign');
-  await store.appendEvents([
+  // The server's logger exists only once the app is built; reload messages before that go nowhere.
+  let log: Pick<FastifyInstance['log'], 'info' | 'error'> | null = null;
+  reloader = new PolicyReloader(
     {
-      kind: 'policy.loaded',
-      at: clock.now(),
-      requestId: null,
-      subject: { type: 'system', id: 'countersign' },
-      details: { version: policy.version, files: policy.sources },
+      files,
+      clock,
+      appendEvents: (events) => store.appendEvents(events),
+      log: { info: (o, m) => log?.info(o, m), error: (o, m) => log?.error(o, m) },
     },
-  ]);
+    policy,
+  );
+  await reloader.announce();
   const dev = config.dev ? await ensureDevCredentials(config.dataDir, admin, authenticator, directory) : null;
   const app = await buildApp({
     service,
@@ -109,6 +117,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       current();
     },
   });
+  log = app.log;
+  if (config.policyWatch) reloader.watch();
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
   app.addHook('onReady', async () => expirer.start());
   return {
@@ -119,10 +129,12 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     authenticator,
     directory,
     policy: current,
+    reloadPolicy: (trigger) => (reloader as PolicyReloader).reload(trigger),
     dev,
     signingKeyCreated: key.created,
     async close() {
       expirer.stop();
+      reloader?.close();
       await app.close();
       await store.close();
     },
