@@ -77,13 +77,11 @@ describe('policy reload', () => {
         interval: 20,
       });
       expect(
-        reloader
-          .current()
-          .evaluate({
-            action: { type: 'x', resource: '', params: {}, justification: '' },
-            actor: { id: 'a', name: 'a', principal: null, via: 'api_key' },
-            now: 0,
-          }).decision,
+        reloader.current().evaluate({
+          action: { type: 'x', resource: '', params: {}, justification: '' },
+          actor: { id: 'a', name: 'a', principal: null, via: 'api_key' },
+          now: 0,
+        }).decision,
       ).toBe('deny');
     } finally {
       reloader.close();
