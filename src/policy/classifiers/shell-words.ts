@@ -11,6 +11,8 @@ interface ShSyntax {
 }
 const syntax = (sh as unknown as { syntax: ShSyntax }).syntax;
 
+let parser: ReturnType<ShSyntax['NewParser']> | undefined;
+
 /** A word whose value is only known at run time (`$X`, `$(…)`, `{a,b}`, a glob in program position). */
 export const DYNAMIC = '\u0000dynamic';
 
@@ -21,7 +23,9 @@ export interface RawCall {
 
 /** Parses a shell script and returns every simple command in it, wherever it is nested. Throws on syntax errors. */
 export function parseCalls(src: string): RawCall[] {
-  const file = syntax.NewParser().Parse(src, 'command');
+  // One parser for the process: building one costs more than most parses, and Parse resets it.
+  parser ??= syntax.NewParser();
+  const file = parser.Parse(src, 'command');
   const calls: RawCall[] = [];
   syntax.Walk(file, (node) => {
     if (node && syntax.NodeType(node) === 'CallExpr') {

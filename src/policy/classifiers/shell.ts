@@ -23,8 +23,42 @@ export interface ShellFacts {
 const MAX_DEPTH = 8;
 const shells = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'mksh', 'fish']);
 
-/** Parses a command line and lists every program it runs. Never throws: failure is reported in `parsed`. */
+const CACHE_LIMIT = 2048;
+const cache = new Map<string, ShellFacts>();
+
+/**
+ * Parses a command line and lists every program it runs. Never throws: failure is reported in
+ * `parsed`. The parser (mvdan/sh compiled to JavaScript) costs about a millisecond per command, and
+ * agents repeat commands, so results are kept in a small LRU cache; they are frozen, so a caller
+ * cannot change what the next evaluation sees.
+ */
 export function classifyShell(command: string): ShellFacts {
+  const hit = cache.get(command);
+  if (hit) {
+    cache.delete(command);
+    cache.set(command, hit);
+    return hit;
+  }
+  const facts = deepFreeze(parseShell(command));
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(command, facts);
+  return facts;
+}
+
+/** Classifies without the cache; for benchmarks that measure the parser itself. */
+export function classifyShellUncached(command: string): ShellFacts {
+  return parseShell(command);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function parseShell(command: string): ShellFacts {
   try {
     const invocations: ShellInvocation[] = [];
     expand(command, [], 0, invocations);
