@@ -33,9 +33,9 @@ interface RuleSpec {
   team: string | null;
 }
 
-function makeRules(rand: () => number): RuleSpec[] {
+function makeRules(rand: () => number, count = RULES): RuleSpec[] {
   const rules: RuleSpec[] = [];
-  for (let i = 0; i < RULES; i++) {
+  for (let i = 0; i < count; i++) {
     const r = rand();
     rules.push({
       id: `r${i}`,
@@ -198,6 +198,16 @@ function main(): void {
   const shellCached = measure(shellCmds, classifyShell, 1000);
   const sql = measure(sqls, classifySql, 400);
 
+  // Flatness: the same kind of mix against 100 and 10,000 rules (ours only; Cedar grows linearly).
+  const scaling = [100, 10_000].map((n) => {
+    const r2 = rng(7);
+    const rs = makeRules(r2, n);
+    const p = compilePolicyTexts([{ file: `bench-${n}.yaml`, text: ourPolicy(rs) }]);
+    const ss = makeSamples(rs, 5000, r2);
+    for (let i = 0; i < 3; i++) for (const x of ss) p.evaluate(x.input);
+    return { n, m: measure(ss, (x) => p.evaluate(x.input), 10) };
+  });
+
   const rows: string[][] = [
     ['', 'decisions/s', 'p50', 'p99'],
     [
@@ -212,6 +222,12 @@ function main(): void {
       us(theirs.p50),
       us(theirs.p99),
     ],
+    ...scaling.map(({ n, m }) => [
+      `countersign (${n.toLocaleString('en-US')} rules)`,
+      Math.round(m.perSec).toLocaleString('en-US'),
+      us(m.p50),
+      us(m.p99),
+    ]),
     ['ratio (countersign / cedar)', `${(ours.perSec / theirs.perSec).toFixed(0)}×`, '', ''],
     [
       'shell classification (parse)',
