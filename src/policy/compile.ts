@@ -267,7 +267,7 @@ export function compileSources(sources: PolicySourceText[]): CompiledPolicy {
     if (prev)
       throw new PolicyError(
         here,
-        `rule name '${r.value.name}' is already used at ${prev}`,
+        `rule name '${r.value.name}' is used twice (first at ${prev})`,
         'Give every rule a unique name; requests record it',
       );
     seen.set(r.value.name, here);

@@ -185,12 +185,12 @@ describe('load errors', () => {
   it('points at an unknown key', () => {
     fails(
       'rules:\n  - name: a\n    decision: allow\n    match: { tpye: x }\n',
-      'policy.yaml:4:20',
+      'policy.yaml:4:14',
       /unknown key 'tpye'/,
     );
   });
   it('points at a bad decision', () => {
-    fails('rules:\n  - name: a\n    decision: maybe\n', 'policy.yaml:3:15', /decision/);
+    fails('rules:\n  - name: a\n    decision: maybe\n', 'policy.yaml:3:5', /decision/);
   });
   it('rejects require_approval without approvers', () => {
     fails('rules:\n  - name: a\n    decision: require_approval\n', 'policy.yaml:2:5', /needs approvers/);
@@ -198,32 +198,32 @@ describe('load errors', () => {
   it('rejects duplicate rule names', () => {
     fails(
       'approval: { approvers: 1 of x }\nrules:\n  - { name: a, decision: allow }\n  - { name: a, decision: deny }\n',
-      'policy.yaml:4:13',
-      /already used at policy.yaml:3:13/,
+      'policy.yaml:4:7',
+      /used twice \(first at policy.yaml:3:7\)/,
     );
   });
   it('rejects unknown matchers and cycles', () => {
     fails(
       'rules:\n  - { name: a, decision: allow, match: { use: nope } }\n',
-      'policy.yaml:2:47',
+      'policy.yaml:2:42',
       /unknown matcher 'nope'/,
     );
-    fails('matchers:\n  a: { use: b }\n  b: { use: a }\nrules: []\n', 'policy.yaml:3:13', /uses itself/);
+    fails('matchers:\n  a: { use: b }\n  b: { use: a }\nrules: []\n', 'policy.yaml:3:8', /uses itself/);
   });
   it('rejects bad regex, time zones and approvers text', () => {
     fails(
       'rules:\n  - name: a\n    decision: deny\n    match: { params: { x: { regex: "(" } } }\n',
-      'policy.yaml:4:36',
+      'policy.yaml:4:29',
       /regular expression/,
     );
     fails(
       'rules:\n  - name: a\n    decision: deny\n    match: { time: { tz: Mars/Base } }\n',
-      'policy.yaml:4:26',
+      'policy.yaml:4:22',
       /time zone/,
     );
     fails(
       'rules:\n  - name: a\n    decision: require_approval\n    approvers: 2 of sre or three of x\n',
-      'policy.yaml:4:16',
+      'policy.yaml:4:5',
       /approvers clause/,
     );
   });
@@ -275,7 +275,7 @@ describe('several files', () => {
     ]);
     expect(() =>
       compilePolicyTexts([...files, { file: 'x.yaml', text: 'default: { decision: allow }\n' }]),
-    ).toThrow(/x.yaml:1:10: 'default' is already set in base.yaml:1:10/);
+    ).toThrow(/x.yaml:1:1: 'default' is already set in base.yaml:1:1/);
   });
   it('gives a different version to different content', () => {
     expect(policy('default: { decision: deny }\n').version).not.toBe(

@@ -63,7 +63,7 @@ describe('policy test runner', () => {
       'policy: [p.yaml]\ncases:\n  - name: x\n    action: { type: a }\n    expect: { decison: allow }\n',
     );
     expect(() => runPolicyTests([join(dir, 'bad.test.yaml')])).toThrow(
-      /bad\.test\.yaml:5:24: unknown key 'decison'/,
+      /bad\.test\.yaml:5:15: unknown key 'decison'/,
     );
   });
 });

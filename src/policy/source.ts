@@ -1,7 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { type Document, isCollection, LineCounter, parseDocument } from 'yaml';
-import { SourceError } from '../util/yaml-source.js';
+import { parseYaml, SourceError } from '../util/yaml-source.js';
 
 /**
  * A policy problem a user must fix: where (`file:line:column`), what is wrong, and what to do.
@@ -24,32 +23,16 @@ export interface YamlFile {
   where(path: YamlPath): string;
 }
 
-/** Parses YAML, failing with file:line:column on syntax errors and duplicate keys. */
+/** Parses YAML, failing with file:line:column on syntax errors and duplicate keys; positions point at keys. */
 export function parseYamlFile(text: string, file: string): YamlFile {
-  const lines = new LineCounter();
-  const doc: Document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const first = doc.errors[0];
-  if (first) {
-    const pos = lines.linePos(first.pos[0]);
-    const msg = first.message.split('\n')[0];
-    throw new PolicyError(
-      `${file}:${pos.line}:${pos.col}`,
-      `invalid YAML: ${msg}`,
-      'Fix the YAML syntax at that position',
-    );
+  try {
+    const y = parseYaml(text, file);
+    return { file, text, value: y.value, where: y.where };
+  } catch (e) {
+    if (e instanceof SourceError && !(e instanceof PolicyError))
+      throw new PolicyError(e.location, e.problem, e.fix);
+    throw e;
   }
-  const where = (path: YamlPath): string => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-      const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
-      if (range && (n === 0 || isCollection(node) || node !== undefined)) {
-        const pos = lines.linePos(range[0]);
-        return `${file}:${pos.line}:${pos.col}`;
-      }
-    }
-    return `${file}:1:1`;
-  };
-  return { file, text, value: doc.toJS(), where };
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });

@@ -56,7 +56,7 @@ describe('policy reload', () => {
     expect(r.ok).toBe(false);
     expect(reloader.current().version).toBe(before);
     expect(events).toEqual([]);
-    expect(errors[0]).toMatch(/policy\.yaml:1:22: default\.decision is "maybe"/);
+    expect(errors[0]).toMatch(/policy\.yaml:1:12: default\.decision is "maybe"/);
     expect(errors[0]).toMatch(/previous policy stays in force/);
   });
 
