@@ -2,11 +2,14 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { CommanderError } from 'commander';
+import { describe, expect, it, vi } from 'vitest';
+import { exit, report } from '../src/cli/output.js';
+import { buildProgram } from '../src/cli/program.js';
 
 const main = join(import.meta.dirname, '../src/cli/main.ts');
 
-function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+function spawned(args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -21,6 +24,33 @@ function cli(args: string[]): Promise<{ code: number; out: string; err: string }
     });
     p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
   });
+}
+
+/** Runs the CLI in this process, as main.ts does, capturing its output and exit code. */
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+    out += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    err += String(s);
+    return true;
+  });
+  process.exitCode = 0;
+  let code: number;
+  try {
+    await buildProgram().parseAsync(['node', 'countersign', ...args]);
+    code = Number(process.exitCode ?? 0);
+  } catch (error) {
+    code = error instanceof CommanderError ? (error.exitCode === 0 ? exit.ok : exit.usage) : report(error);
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+    process.exitCode = 0;
+  }
+  return { code, out, err };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'cs-policy-cli-'));
@@ -53,7 +83,8 @@ describe('countersign policy', () => {
       file,
       'cases:\n  - name: iam is allowed\n    action: { type: aws.iam.attach_role_policy }\n    expect: { decision: allow }\n',
     );
-    const fail = await cli(['policy', 'test', '--policy', 'examples/policies/default.yaml', '--', file]);
+    // Once through a real process, for the exit code CI sees.
+    const fail = await spawned(['policy', 'test', '--policy', 'examples/policies/default.yaml', '--', file]);
     expect(fail.code).toBe(1);
     expect(fail.out).toContain('FAIL  iam is allowed');
     expect(fail.out).toContain('got      require_approval by iam-changes');
