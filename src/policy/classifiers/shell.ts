@@ -182,6 +182,8 @@ function innerCommand(program: string, args: string[]): Inner | null {
     return withStdinArgs(afterOptions(program, args, 0) ?? { kind: 'argv', words: ['echo'] });
   if (program === 'find') return findExec(args);
   if (program === 'eval') return { kind: 'script', words: args };
+  // `source file` and `. file` run a script we cannot see.
+  if (program === 'source' || program === '.') return { kind: 'script', words: [DYNAMIC] };
   if (program === 'env') return envCommand(args);
   if (program === 'timeout') return afterOptions(program, args, 1);
   if (program === 'chroot') return afterOptions(program, args, 1);
