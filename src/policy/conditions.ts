@@ -1,10 +1,10 @@
-import { isDeepStrictEqual } from 'node:util';
-import type { Json } from '../core/action.js';
 import { compileHttp, compileShell, compileSql } from './classified.js';
 import type { EvalContext, Tri } from './context.js';
 import { asList, checkGlobs, type Globs, globFn } from './glob.js';
-import type { MatchT, ParamTestT } from './language.js';
+import type { MatchT } from './language.js';
+import { paramCond } from './params.js';
 import { PolicyError, type YamlPath } from './source.js';
+import { timeCond } from './time.js';
 
 /** A compiled condition: a test and the words explain uses to say what it required. */
 export interface Cond {
@@ -153,132 +153,3 @@ function principalConds(p: NonNullable<MatchT['principal']>, at: YamlPath, env: 
   }
   return out;
 }
-
-/** `spec.containers.0.image` → the value at that path in params, or undefined. */
-function lookup(params: Json, path: string[]): Json | undefined {
-  let v: Json | undefined = params;
-  for (const seg of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = Array.isArray(v) ? v[Number(seg)] : v[seg];
-    if (v === undefined) return undefined;
-  }
-  return v;
-}
-
-function paramCond(
-  path: string,
-  t: ParamTestT | string | number | boolean | null,
-  at: YamlPath,
-  env: CompileEnv,
-): Cond {
-  const segs = path.split('.');
-  const test: ParamTestT = t !== null && typeof t === 'object' ? t : { equals: t };
-  const checks: Array<(v: Json | undefined) => boolean> = [];
-  if (test.exists !== undefined) {
-    const want = test.exists;
-    checks.push((v) => (v !== undefined) === want);
-  }
-  if ('equals' in test) checks.push((v) => v !== undefined && isDeepStrictEqual(v, test.equals));
-  if (test.in) {
-    const options = test.in;
-    checks.push((v) => v !== undefined && options.some((o) => isDeepStrictEqual(v, o)));
-  }
-  if (test.glob !== undefined) {
-    const bad = checkGlobs(test.glob);
-    if (bad) throw new PolicyError(env.where([...at, 'glob']), `invalid glob ${bad}`, 'Fix the pattern');
-    const fn = globFn(test.glob);
-    checks.push((v) => (typeof v === 'string' || typeof v === 'number') && fn(String(v)));
-  }
-  if (test.regex !== undefined) {
-    let re: RegExp;
-    try {
-      re = new RegExp(test.regex, 'u');
-    } catch (e) {
-      throw new PolicyError(
-        env.where([...at, 'regex']),
-        `invalid regular expression: ${(e as Error).message}`,
-        'Fix the expression (JavaScript syntax, `u` flag)',
-      );
-    }
-    checks.push((v) => typeof v === 'string' && re.test(v));
-  }
-  for (const [op, cmp] of numeric) {
-    const bound = test[op];
-    if (bound !== undefined)
-      checks.push((v) => {
-        const n = toNumber(v);
-        return n !== null && cmp(n, bound);
-      });
-  }
-  if (checks.length === 0)
-    throw new PolicyError(
-      env.where(at),
-      `params.${path} has no test`,
-      'Give a value, or one of equals, in, glob, regex, gt, gte, lt, lte, exists',
-    );
-  return {
-    label: `params.${path} ${JSON.stringify(t)}`,
-    test: (c) => {
-      const v = lookup(c.input.action.params, segs);
-      return checks.every((f) => f(v));
-    },
-  };
-}
-
-const numeric: Array<['gt' | 'gte' | 'lt' | 'lte', (a: number, b: number) => boolean]> = [
-  ['gt', (a, b) => a > b],
-  ['gte', (a, b) => a >= b],
-  ['lt', (a, b) => a < b],
-  ['lte', (a, b) => a <= b],
-];
-
-function toNumber(v: Json | undefined): number | null {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
-  return null;
-}
-
-const dayNames = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
-
-function timeCond(t: NonNullable<MatchT['time']>, at: YamlPath, env: CompileEnv): Cond {
-  const tz = t.tz ?? 'UTC';
-  let fmt: Intl.DateTimeFormat;
-  try {
-    fmt = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz,
-      weekday: 'short',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-  } catch {
-    throw new PolicyError(
-      env.where([...at, 'tz']),
-      `unknown time zone '${tz}'`,
-      'Use an IANA name such as UTC or Europe/Berlin',
-    );
-  }
-  const days = t.days ? new Set<string>(t.days) : null;
-  const [from, to] = (t.hours ?? '00:00-24:00')
-    .split('-')
-    .map((h) => Number(h.slice(0, 2)) * 60 + Number(h.slice(3, 5))) as [number, number];
-  if (from > 24 * 60 || to > 24 * 60)
-    throw new PolicyError(
-      env.where([...at, 'hours']),
-      `hours '${t.hours}' is not a time of day`,
-      'Write HH:MM-HH:MM with hours 00-24',
-    );
-  return {
-    label: `time is ${t.days?.join(',') ?? 'any day'} ${t.hours ?? ''} ${tz}`.trim(),
-    test: (c) => {
-      const parts = fmt.formatToParts(new Date(c.input.now));
-      const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-      const day = get('weekday').slice(0, 3).toLowerCase();
-      const minute = Number(get('hour')) * 60 + Number(get('minute'));
-      if (days && !days.has(day)) return false;
-      return from <= to ? minute >= from && minute < to : minute >= from || minute < to;
-    },
-  };
-}
-
-export { dayNames };

@@ -67,25 +67,3 @@ export class EvalContext {
 function printable(inv: ShellFacts['invocations'][number]): ShellFacts['invocations'][number] {
   return { ...inv, args: inv.args.map((a) => (a.startsWith('\u0000') ? '<dynamic>' : a)) };
 }
-
-export function and(results: Iterable<Tri>): Tri {
-  let unknown = false;
-  for (const r of results) {
-    if (r === false) return false;
-    if (r === null) unknown = true;
-  }
-  return unknown ? null : true;
-}
-
-export function or(results: Iterable<Tri>): Tri {
-  let unknown = false;
-  for (const r of results) {
-    if (r === true) return true;
-    if (r === null) unknown = true;
-  }
-  return unknown ? null : false;
-}
-
-export function not(r: Tri): Tri {
-  return r === null ? null : !r;
-}
