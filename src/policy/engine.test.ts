@@ -283,3 +283,61 @@ describe('several files', () => {
     );
   });
 });
+
+describe('matchers', () => {
+  const p = policy(`
+default: { decision: deny }
+rules:
+  - name: tagged
+    match: { params: { tags.0: { glob: "team-*" }, owner: { regex: "^[a-z]+@corp\\\\.com$" }, dry_run: { exists: false } } }
+    decision: allow
+  - name: night
+    match: { type: night.job, time: { hours: "22:00-06:00", tz: Europe/Berlin } }
+    decision: allow
+  - name: ns-prod
+    match: { type: exec.command, shell: { command: "kubectl delete", options: { n: prod } } }
+    decision: allow
+  - name: groups
+    match: { type: grp, principal: { groups: "admins-*" } }
+    decision: allow
+  - name: github
+    match: { type: http.request, http: { method: DELETE, host: "*.github.com", path: "/repos/{owner}/{repo}", query: { force: "true" } } }
+    decision: allow
+`);
+  const at = (type: string, params: Record<string, Json> = {}, extra: Partial<PolicyInput> = {}) =>
+    p.evaluate(input(type, 'r', params, extra)).rule;
+
+  it('tests params with glob, regex and exists', () => {
+    expect(at('x', { tags: ['team-a'], owner: 'ann@corp.com' })).toBe('tagged');
+    expect(at('x', { tags: ['team-a'], owner: 'ann@corp.com', dry_run: false })).toBeNull();
+    expect(at('x', { tags: ['team-a'], owner: 'ann@corp.com.evil' })).toBeNull();
+    expect(at('x', { tags: ['other'], owner: 'ann@corp.com' })).toBeNull();
+  });
+
+  it('handles time windows that wrap midnight in the zone', () => {
+    expect(at('night.job', {}, { now: Date.UTC(2026, 0, 7, 22, 30) })).toBe('night');
+    expect(at('night.job', {}, { now: Date.UTC(2026, 0, 7, 4, 30) })).toBe('night');
+    expect(at('night.job', {}, { now: Date.UTC(2026, 0, 7, 12, 0) })).toBeNull();
+  });
+
+  it('reads short and long option spellings', () => {
+    expect(at('exec.command', { command: 'kubectl -n prod delete pod x' })).toBe('ns-prod');
+    expect(at('exec.command', { command: 'kubectl delete pod x -nprod' })).toBe('ns-prod');
+    expect(at('exec.command', { command: 'kubectl delete pod x -n staging' })).toBeNull();
+  });
+
+  it('matches principal groups when the gateway knows them', () => {
+    expect(at('grp', {}, { principalGroups: ['admins-eu'] })).toBe('groups');
+    expect(at('grp', {}, { principalGroups: ['users'] })).toBeNull();
+    expect(at('grp')).toBeNull();
+  });
+
+  it('matches HTTP method, host, path template and query', () => {
+    const url = 'https://api.github.com/repos/acme/web?force=true';
+    expect(at('http.request', { method: 'delete', url })).toBe('github');
+    expect(
+      at('http.request', { method: 'DELETE', url: 'https://api.github.com/repos/acme/web/extra?force=true' }),
+    ).toBeNull();
+    expect(at('http.request', { method: 'DELETE', url: 'https://api.github.com/repos/acme/web' })).toBeNull();
+  });
+});
