@@ -1,9 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
 import { iamAction, startGateway, writeConfig } from './support/gateway.js';
+import { serve } from './support/process.js';
 
 const shortTtl = `
 version: 1
@@ -57,30 +56,6 @@ describe('expiry', () => {
     await t.close();
   });
 });
-
-/** Starts `countersign serve` as a real process and resolves with its URL. */
-async function serve(configFile: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, '../src/cli/main.ts'), 'serve', '--config', configFile],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  proc.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  proc.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  for (;;) {
-    const m = /listening on (http:\/\/[^\s]+)/.exec(out);
-    if (m) return { proc, url: m[1] as string };
-    if (proc.exitCode !== null) throw new Error(`serve exited: ${out}`);
-    await once(proc.stdout as NodeJS.ReadableStream, 'data');
-  }
-}
 
 describe('expiry across a real process restart', () => {
   it('keeps the deadline in the store and expires the request after the process is killed and restarted', async () => {

@@ -53,7 +53,7 @@ export function policyFiles(config: Config): string[] {
 }
 
 export function openStore(config: Config): SqliteStore {
-  return new SqliteStore({ path: config.store.path });
+  return new SqliteStore({ path: config.store.path, durability: config.store.durability });
 }
 
 export interface Gateway {
