@@ -65,7 +65,7 @@ export interface Gateway {
   directory: ReviewerDirectory;
   policy: () => Policy;
   /** Re-reads the policy files (SIGHUP, file change); an invalid policy keeps the old one running. */
-  reloadPolicy: (trigger: 'sighup' | 'file_change' | 'api') => Promise<ReloadResult>;
+  reloadPolicy: (trigger: 'sighup' | 'file_change') => Promise<ReloadResult>;
   dev: DevCredentials | null;
   signingKeyCreated: boolean;
   close(): Promise<void>;

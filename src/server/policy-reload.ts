@@ -17,7 +17,7 @@ export interface ReloadDeps {
   debounceMs?: number;
 }
 
-export type ReloadTrigger = 'startup' | 'file_change' | 'sighup' | 'api';
+export type ReloadTrigger = 'startup' | 'file_change' | 'sighup';
 export type ReloadResult =
   | { ok: true; changed: boolean; version: string }
   | { ok: false; error: string; version: string };
