@@ -27,6 +27,11 @@ export interface CompiledRule {
   conds: Cond[];
   /** The top-level `match.type` globs, which the index uses; null means the rule may match any type. */
   typeGlobs: string[] | null;
+  /**
+   * Programs one of which a shell command must run for this rule to match (from a top-level
+   * `shell:` with literal program names), or null. Lets evaluation skip the rule without testing it.
+   */
+  programs: ReadonlySet<string> | null;
   requirement: ApprovalRequirement | null;
   timers: RequestTimers;
   message: string | undefined;
@@ -164,6 +169,7 @@ function compileRule(r: Located<RuleT>, order: number, m: Merged): CompiledRule 
     description: rule.description ?? rule.name,
     conds,
     typeGlobs: rule.match?.type !== undefined ? asList(rule.match.type) : null,
+    programs: requiredPrograms(rule.match?.shell),
     requirement:
       rule.decision === 'require_approval' ? requirementOf(rule, defaults, m.groups, where, r.path) : null,
     timers: timersOf(rule, defaults),
@@ -175,6 +181,20 @@ function compileRule(r: Located<RuleT>, order: number, m: Merged): CompiledRule 
     channels: rule.channels ?? defaults.channels,
     location: where(r.path),
   };
+}
+
+const literal = /^[^*?[\]{}()!+@\\]+$/;
+
+/** The literal program names a top-level `shell:` requires, when every alternative names one. */
+function requiredPrograms(shell: MatchT['shell']): ReadonlySet<string> | null {
+  if (!shell || shell.unparseable !== undefined) return null;
+  const names =
+    shell.program !== undefined
+      ? asList(shell.program)
+      : shell.command !== undefined
+        ? asList(shell.command).map((c) => c.trim().split(/\s+/)[0] ?? '')
+        : null;
+  return names && names.length > 0 && names.every((n) => literal.test(n)) ? new Set(names) : null;
 }
 
 function compileFallback(m: Merged, first: YamlFile): CompiledRule {
@@ -190,6 +210,7 @@ function compileFallback(m: Merged, first: YamlFile): CompiledRule {
     description: 'no rule matched',
     conds: [],
     typeGlobs: null,
+    programs: null,
     requirement:
       decision === 'require_approval' ? requirementOf({}, defaults, m.groups, where, ['default']) : null,
     timers: timersOf({}, defaults),

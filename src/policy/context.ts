@@ -27,6 +27,17 @@ export class EvalContext {
     return this.shellFacts;
   }
 
+  /**
+   * True when shell facts are already known and show that none of `programs` runs (no dynamic
+   * program either), so a rule that needs one of them cannot match. Never parses by itself.
+   */
+  runsNoneOf(programs: ReadonlySet<string>): boolean {
+    const f = this.shellFacts;
+    if (f === null) return false;
+    if (f === undefined) return true;
+    return f.parsed && f.invocations.every((i) => i.program !== '' && !programs.has(i.program));
+  }
+
   sql(): SqlFacts | undefined {
     if (this.sqlFacts === null) this.sqlFacts = sqlOf(this.input.action);
     return this.sqlFacts;

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PolicyDecision } from '../core/request.js';
 import { compilePolicyTexts } from './engine.js';
+import { toPolicy } from './evaluate.js';
 import type { PolicyInput } from './types.js';
 
 const types = ['db.read', 'db.write', 'aws.iam.attach', 'aws.iam.delete', 'deploy.web', 'exec.command'];
@@ -119,6 +120,58 @@ describe('evaluation properties', () => {
         expect(e.rule).toBeNull();
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('program prefilter', () => {
+  const text = `
+default: { decision: allow }
+approval: { approvers: 1 of sre }
+rules:
+  - { name: k-del, decision: deny, match: { type: exec.command, shell: { command: "kubectl delete" } } }
+  - { name: rm-r, decision: require_approval, match: { type: exec.command, shell: { program: rm, flags: [r, R] } } }
+  - { name: tf, decision: require_approval, match: { type: exec.command, shell: { command: [terraform apply, tofu apply] } } }
+  - { name: ls, decision: allow, match: { type: exec.command, shell: { program: ls } } }
+`;
+  const word = fc.constantFrom(
+    'kubectl',
+    'delete',
+    'rm',
+    '-rf',
+    'ls',
+    'terraform',
+    'apply',
+    'tofu',
+    'sudo',
+    'env',
+    'X=1',
+    '$CMD',
+    '"a b"',
+    '|',
+    '&&',
+    ';',
+    '$(',
+    ')',
+    "'",
+    'bash',
+    '-c',
+  );
+
+  it('never changes a decision', () => {
+    const fast = compilePolicyTexts([{ file: 'p.yaml', text }]);
+    const slow = toPolicy({
+      ...fast.compiled,
+      rules: fast.compiled.rules.map((r) => ({ ...r, programs: null })),
+    });
+    expect(fast.compiled.rules.filter((r) => r.programs !== null)).toHaveLength(4);
+    fc.assert(
+      fc.property(fc.array(word, { minLength: 1, maxLength: 8 }), (words) => {
+        const x = inputOf({ type: 'exec.command', resource: 'h' });
+        x.action.params = { command: words.join(' ') };
+        expect(fast.evaluate(x)).toEqual(slow.evaluate(x));
+      }),
+      { numRuns: 500 },
     );
   });
 });

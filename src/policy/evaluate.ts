@@ -52,6 +52,7 @@ function decide(
   ctx: EvalContext,
 ): { rule: CompiledRule; matched: Tri | undefined } | Evaluation {
   for (const rule of index.candidates(ctx.input.action.type)) {
+    if (rule.programs !== null && ctx.runsNoneOf(rule.programs)) continue;
     const r = allOf(rule.conds, ctx);
     if (takes(r, rule)) return { rule, matched: r };
   }
