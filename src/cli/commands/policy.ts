@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Json } from '../../core/action.js';
 import type { Actor } from '../../core/identity.js';
 import { loadPolicy } from '../../policy/load.js';
 import { runPolicyTests, type TestReport } from '../../policy/testing.js';
 import type { Explanation } from '../../policy/types.js';
-import { policyFiles } from '../../server/gateway.js';
+import { examplePolicy } from '../../server/gateway.js';
 import { resolveConfig } from '../context.js';
 import { exit, printJson, table, UsageError } from '../output.js';
 
@@ -75,6 +76,14 @@ function printExplanation(x: Explanation): void {
   process.stdout.write(`policy:   ${x.policyVersion.slice(0, 12)}\n`);
 }
 
+/** The configuration's policy files, else the data dir's copy, else the example; never writes anything. */
+function configuredPolicy(opts: { config?: string }): string[] {
+  const config = resolveConfig(opts);
+  if (config.policyFiles) return config.policyFiles;
+  const copy = join(config.dataDir, 'policy.yaml');
+  return [existsSync(copy) ? copy : examplePolicy];
+}
+
 function explain(opts: {
   action: string;
   actor?: string;
@@ -83,7 +92,7 @@ function explain(opts: {
   config?: string;
   json?: boolean;
 }): void {
-  const files = opts.policy ?? policyFiles(resolveConfig(opts));
+  const files = opts.policy ?? configuredPolicy(opts);
   const policy = loadPolicy(files);
   const a = jsonArg('--action', opts.action);
   if (typeof a.type !== 'string')
