@@ -186,7 +186,7 @@ describe('load errors', () => {
     fails(
       'rules:\n  - name: a\n    decision: allow\n    match: { tpye: x }\n',
       'policy.yaml:4:14',
-      /unknown key 'tpye'/,
+      /unknown key 'tpye' in rules.0.match \(did you mean 'type'\?\)/,
     );
   });
   it('points at a bad decision', () => {

@@ -69,7 +69,11 @@ export function validateYaml<T>(schema: TSchema, file: YamlFile, fix: string): T
     best.keyword === 'additionalProperties'
       ? [String((best.params as { additionalProperty: string }).additionalProperty)]
       : [];
-  throw new PolicyError(file.where([...path, ...extra]), describeError(best, path), fix);
+  throw new PolicyError(
+    file.where([...path, ...extra]),
+    describeError(best, path) + didYouMean(schema, extra[0]),
+    fix,
+  );
 }
 
 /** Among equally deep errors, an unknown key is the most useful thing to tell (usually a typo). */
@@ -79,6 +83,42 @@ function preferUnknownKey(errors: ErrorObject[]): ErrorObject {
     errors.find((e) => e.instancePath.length === depth && e.keyword === 'additionalProperties') ??
     (errors[0] as ErrorObject)
   );
+}
+
+/** Every property name the schema knows, to suggest the one a typo meant. */
+function keysOf(schema: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(schema)) for (const s of schema) keysOf(s, out);
+  else if (schema !== null && typeof schema === 'object') {
+    for (const [k, v] of Object.entries(schema)) {
+      if (k === 'properties' && v && typeof v === 'object') for (const name of Object.keys(v)) out.add(name);
+      keysOf(v, out);
+    }
+  }
+  return out;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j] as number;
+      row[j] = Math.min(cur + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length] as number;
+}
+
+function didYouMean(schema: TSchema, key: string | undefined): string {
+  if (key === undefined) return '';
+  let best: { name: string; d: number } | null = null;
+  for (const name of keysOf(schema)) {
+    const d = distance(key, name);
+    if (d <= 2 && (best === null || d < best.d)) best = { name, d };
+  }
+  return best ? ` (did you mean '${best.name}'?)` : '';
 }
 
 function describeError(e: ErrorObject, path: YamlPath): string {
