@@ -3,6 +3,7 @@ import { version } from '../server/gateway.js';
 import { adminCommands } from './commands/admin.js';
 import { agentCommands } from './commands/agent.js';
 import { initCommand } from './commands/init.js';
+import { loginCommand } from './commands/login.js';
 import { policyCommands } from './commands/policy.js';
 import { reviewCommands } from './commands/review.js';
 import { serveCommand } from './commands/serve.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   agentCommands(program);
   reviewCommands(program);
   adminCommands(program);
+  loginCommand(program);
   policyCommands(program);
   return program;
 }

@@ -15,6 +15,7 @@ import { Service } from '../service/service.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { buildApp } from './app.js';
 import { type DevCredentials, devReviewers, ensureDevCredentials } from './dev.js';
+import { createIdentity, type IdentityParts } from './identity.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createMetrics } from './metrics.js';
 import { PolicyReloader, type ReloadResult } from './policy-reload.js';
@@ -62,6 +63,7 @@ export interface Gateway {
   store: SqliteStore;
   admin: Admin;
   authenticator: Authenticator;
+  identity: IdentityParts;
   directory: ReviewerDirectory;
   policy: () => Policy;
   /** Re-reads the policy files (SIGHUP, file change); an invalid policy keeps the old one running. */
@@ -80,7 +82,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   const store = openStore(config);
   const metrics = createMetrics();
   const directory = directoryFor(config);
-  const authenticator = new Authenticator(store, directory, clock);
+  // Identity (issue 5): workload JWTs, reviewer sessions, OIDC login, chat links.
+  const identity = createIdentity(config, store, clock, directory);
+  const authenticator = new Authenticator(store, directory, clock, identity.sources);
   let reloader: PolicyReloader | null = null;
   const current = () => reloader?.current() ?? policy;
   const service = new Service({
@@ -117,6 +121,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       current();
     },
   });
+  await identity.register(app);
   log = app.log;
   if (config.policyWatch) reloader.watch();
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
@@ -127,6 +132,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     store,
     admin,
     authenticator,
+    identity,
     directory,
     policy: current,
     reloadPolicy: (trigger) => (reloader as PolicyReloader).reload(trigger),
