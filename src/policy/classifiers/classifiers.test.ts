@@ -28,6 +28,18 @@ describe('shell classifier', () => {
     expect(f.parsed).toBe(false);
     expect(f.error).toMatch(/quote/);
   });
+  it('does not parse a command too long to parse quickly', () => {
+    expect(classifyShell(`echo ${'a'.repeat(17 * 1024)}`)).toMatchObject({
+      parsed: false,
+      error: expect.stringMatching(/longer than/),
+    });
+    expect(classifyArgv(['bash', '-c', `echo ${'a'.repeat(17 * 1024)}`]).parsed).toBe(false);
+    expect(classifySql(`select '${'a'.repeat(65 * 1024)}'`)).toMatchObject({
+      parsed: false,
+      error: expect.stringMatching(/longer than/),
+    });
+  });
+
   it('refuses nesting beyond the limit', () => {
     let cmd = 'rm -rf /';
     for (let i = 0; i < 12; i++) cmd = `bash -c ${JSON.stringify(cmd)}`;

@@ -58,7 +58,22 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * Commands longer than this are not parsed: the parser costs microseconds per byte on the event
+ * loop, and an agent must not be able to stall the gateway with a huge command. Such a command is
+ * unparseable, which is the most sensitive class.
+ */
+export const MAX_SHELL_LENGTH = 16 * 1024;
+
 function parseShell(command: string): ShellFacts {
+  if (command.length > MAX_SHELL_LENGTH) {
+    return {
+      parsed: false,
+      error: `longer than ${MAX_SHELL_LENGTH} characters; not parsed`,
+      invocations: [],
+      programs: [],
+    };
+  }
   try {
     const invocations: ShellInvocation[] = [];
     expand(command, [], 0, invocations);
@@ -81,6 +96,9 @@ export function classifyArgv(argv: string[]): ShellFacts {
 
 function expand(src: string, via: string[], depth: number, out: ShellInvocation[]): void {
   if (depth > MAX_DEPTH) throw new Error(`commands nested more than ${MAX_DEPTH} levels deep`);
+  // Also for scripts inside an argv list (`["bash", "-c", "…"]`), which skip parseShell's check.
+  if (src.length > MAX_SHELL_LENGTH)
+    throw new Error(`longer than ${MAX_SHELL_LENGTH} characters; not parsed`);
   const aliases = new Map<string, string>();
   for (const call of parseCalls(src)) {
     const words = call.words;

@@ -54,8 +54,14 @@ const families: Record<string, string[]> = {
 
 const opaqueKinds = new Set(['do', 'execute', 'create_function', 'call', 'create_trig', 'rule']);
 
+/** SQL longer than this is not parsed (it would hold the event loop) and counts as unparseable. */
+export const MAX_SQL_LENGTH = 64 * 1024;
+
 /** Parses PostgreSQL text and reports what it does. Never throws: failure is reported in `parsed`. */
 export function classifySql(text: string): SqlFacts {
+  if (text.length > MAX_SQL_LENGTH) {
+    return { ...empty(), parsed: false, error: `longer than ${MAX_SQL_LENGTH} characters; not parsed` };
+  }
   let tree: unknown;
   try {
     tree = parseSync(text);
