@@ -5,7 +5,7 @@ import type { ApprovalRequirement, PolicyDecision, RequestTimers } from '../core
 import { type ApprovalFields, requirementOf, timersOf } from './approvers.js';
 import { allOf, type CompileEnv, type Cond, compileMatch } from './conditions.js';
 import { EvalContext } from './context.js';
-import { asList } from './glob.js';
+import { asList, literalPrefix } from './glob.js';
 import { type ExampleActionT, type MatchT, PolicyFile, type PolicyFileT, type RuleT } from './language.js';
 import { PolicyError, parseYamlFile, validateYaml, type YamlFile, type YamlPath } from './source.js';
 import type { PolicyInput } from './types.js';
@@ -32,6 +32,11 @@ export interface CompiledRule {
    * `shell:` with literal program names), or null. Lets evaluation skip the rule without testing it.
    */
   programs: ReadonlySet<string> | null;
+  /**
+   * Literal heads of the top-level `match.resource` globs (a superset test: a resource that starts
+   * with none of them cannot match), or null when some glob has no literal head.
+   */
+  resourceHeads: string[] | null;
   requirement: ApprovalRequirement | null;
   timers: RequestTimers;
   message: string | undefined;
@@ -170,6 +175,7 @@ function compileRule(r: Located<RuleT>, order: number, m: Merged): CompiledRule 
     conds,
     typeGlobs: rule.match?.type !== undefined ? asList(rule.match.type) : null,
     programs: requiredPrograms(rule.match?.shell),
+    resourceHeads: resourceHeads(rule.match?.resource),
     requirement:
       rule.decision === 'require_approval' ? requirementOf(rule, defaults, m.groups, where, r.path) : null,
     timers: timersOf(rule, defaults),
@@ -197,6 +203,14 @@ function requiredPrograms(shell: MatchT['shell']): ReadonlySet<string> | null {
   return names && names.length > 0 && names.every((n) => literal.test(n)) ? new Set(names) : null;
 }
 
+function resourceHeads(globs: string | string[] | undefined): string[] | null {
+  if (globs === undefined) return null;
+  const heads = asList(globs).map(literalPrefix);
+  if (heads.some((h) => h === null)) return null;
+  // `prod/**` also matches `prod` itself, so the head stops before a trailing slash.
+  return heads.map((h) => (h?.exact ? h.prefix : (h?.prefix ?? '').replace(/\/$/, '')));
+}
+
 function compileFallback(m: Merged, first: YamlFile): CompiledRule {
   const d = m.default?.value;
   const decision = d?.decision ?? 'require_approval';
@@ -211,6 +225,7 @@ function compileFallback(m: Merged, first: YamlFile): CompiledRule {
     conds: [],
     typeGlobs: null,
     programs: null,
+    resourceHeads: null,
     requirement:
       decision === 'require_approval' ? requirementOf({}, defaults, m.groups, where, ['default']) : null,
     timers: timersOf({}, defaults),

@@ -6,7 +6,7 @@ import { toPolicy } from './evaluate.js';
 import type { PolicyInput } from './types.js';
 
 const types = ['db.read', 'db.write', 'aws.iam.attach', 'aws.iam.delete', 'deploy.web', 'exec.command'];
-const resources = ['prod/a', 'prod/b/c', 'dev/a', 'staging/x'];
+const resources = ['prod/a', 'prod/b/c', 'dev/a', 'staging/x', 'prod', 'dev', 'production/a', 'staging/xy'];
 const decisions: PolicyDecision[] = ['allow', 'deny', 'require_approval'];
 
 interface RuleSpec {
@@ -59,11 +59,16 @@ function reference(
   return def;
 }
 
+/** Glob semantics written plainly: `*` stays in a segment, `**` crosses them, `x/**` also matches `x`. */
 function simpleGlob(g: string, s: string): boolean {
-  const re = new RegExp(
-    `^${g.replace(/[.]/g, '\\.').replace(/\*\*/g, '@@').replace(/\*/g, '[^/]*').replace(/@@/g, '.*')}$`,
-  );
-  return re.test(s);
+  const body = g
+    .replace(/[.]/g, '\\.')
+    .replace(/\/\*\*/g, '@S@')
+    .replace(/\*\*/g, '@@')
+    .replace(/\*/g, '[^/]*')
+    .replace(/@S@/g, '(?:/.*)?')
+    .replace(/@@/g, '.*');
+  return new RegExp(`^${body}$`).test(s);
 }
 
 describe('evaluation properties', () => {

@@ -51,7 +51,9 @@ function decide(
   index: RuleIndex,
   ctx: EvalContext,
 ): { rule: CompiledRule; matched: Tri | undefined } | Evaluation {
+  const resource = ctx.input.action.resource;
   for (const rule of index.candidates(ctx.input.action.type)) {
+    if (rule.resourceHeads !== null && !rule.resourceHeads.some((h) => resource.startsWith(h))) continue;
     if (rule.programs !== null && ctx.runsNoneOf(rule.programs)) continue;
     const r = allOf(rule.conds, ctx);
     if (takes(r, rule)) return { rule, matched: r };
