@@ -1,4 +1,4 @@
-import sh from 'mvdan-sh';
+import { createRequire } from 'node:module';
 
 /** The slice of mvdan-sh's GopherJS build that we use; its nodes mirror mvdan.cc/sh/v3/syntax. */
 interface ShNode {
@@ -9,7 +9,14 @@ interface ShSyntax {
   Walk(node: ShNode, fn: (node: ShNode | null) => boolean): void;
   NodeType(node: ShNode): string;
 }
-const syntax = (sh as unknown as { syntax: ShSyntax }).syntax;
+// Loading the parser takes about half a second, so it is required on first use rather than at
+// import: CLI commands that never classify a command do not pay for it.
+const require = createRequire(import.meta.url);
+let loaded: ShSyntax | undefined;
+function sh(): ShSyntax {
+  loaded ??= (require('mvdan-sh') as { syntax: ShSyntax }).syntax;
+  return loaded;
+}
 
 let parser: ReturnType<ShSyntax['NewParser']> | undefined;
 
@@ -24,9 +31,10 @@ export interface RawCall {
 /** Parses a shell script and returns every simple command in it, wherever it is nested. Throws on syntax errors. */
 export function parseCalls(src: string): RawCall[] {
   // One parser for the process: building one costs more than most parses, and Parse resets it.
-  parser ??= syntax.NewParser();
+  parser ??= sh().NewParser();
   const file = parser.Parse(src, 'command');
   const calls: RawCall[] = [];
+  const syntax = sh();
   syntax.Walk(file, (node) => {
     if (node && syntax.NodeType(node) === 'CallExpr') {
       const args = (node.Args as ShNode[] | null) ?? [];
@@ -55,7 +63,7 @@ function wordValue(word: ShNode): string {
 }
 
 function partValue(part: ShNode, inDouble: boolean): string {
-  switch (syntax.NodeType(part)) {
+  switch (sh().NodeType(part)) {
     case 'Lit':
       return inDouble ? unescapeDouble(String(part.Value)) : unescapeBare(String(part.Value));
     case 'SglQuoted':
