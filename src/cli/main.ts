@@ -4,6 +4,7 @@ import { version } from '../server/gateway.js';
 import { adminCommands } from './commands/admin.js';
 import { agentCommands } from './commands/agent.js';
 import { initCommand } from './commands/init.js';
+import { mcpCommand } from './commands/mcp.js';
 import { reviewCommands } from './commands/review.js';
 import { serveCommand } from './commands/serve.js';
 import { exit, report } from './output.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   agentCommands(program);
   reviewCommands(program);
   adminCommands(program);
+  mcpCommand(program);
   return program;
 }
 

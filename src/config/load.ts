@@ -4,6 +4,7 @@ import { parse as parseYamlScalar } from 'yaml';
 import { parseDuration } from '../util/duration.js';
 import { validateSource } from '../util/validate.js';
 import { parseYaml, SourceError, type YamlSource } from '../util/yaml-source.js';
+import { type McpConfig, resolveMcpConfig } from './mcp.js';
 import { ConfigFile, type ReviewerEntryT } from './schema.js';
 
 /** The configuration after validation, defaults and path resolution: what the server runs on. */
@@ -26,6 +27,8 @@ export interface Config {
   expirySweepMs: number;
   reviewers: Array<Required<ReviewerEntryT>>;
   dev: boolean;
+  /** MCP upstreams the gateway fronts; null when the file has no `mcp:` key. */
+  mcp: McpConfig | null;
 }
 
 export const envPrefix = 'COUNTERSIGN__';
@@ -51,6 +54,24 @@ function applyEnv(source: YamlSource, env: NodeJS.ProcessEnv): Map<string, strin
 
 function rel(base: string, p: string): string {
   return isAbsolute(p) ? p : resolve(base, p);
+}
+
+function mcpSection(
+  raw: Parameters<typeof resolveMcpConfig>[0],
+  env: NodeJS.ProcessEnv,
+  base: string,
+  label: string,
+) {
+  try {
+    return resolveMcpConfig(
+      raw,
+      env,
+      (p) => rel(base, p),
+      (d) => parseDuration(d) as number,
+    );
+  } catch (e) {
+    throw new SourceError(label, (e as Error).message, 'Set the variable in the gateway environment');
+  }
 }
 
 /** Loads a configuration file (or the embedded defaults when `file` is null) with env overrides. */
@@ -101,5 +122,6 @@ export function loadConfig(
     expirySweepMs: parseDuration(c.expiry?.sweepInterval ?? '1s') as number,
     reviewers: (c.reviewers ?? []).map((r) => ({ ...r, name: r.name ?? r.email })),
     dev: c.dev ?? file === null,
+    mcp: c.mcp ? mcpSection(c.mcp, env, base, label) : null,
   };
 }

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { McpConfigFile } from './mcp.js';
 
 const Duration = Type.String({
   pattern: '^(\\d+(ms|s|m|h|d))+$',
@@ -91,6 +92,7 @@ export const ConfigFile = Type.Object(
       Type.Object({ sweepInterval: Type.Optional(Duration) }, { additionalProperties: false }),
     ),
     reviewers: Type.Optional(Type.Array(ReviewerEntry)),
+    mcp: Type.Optional(McpConfigFile),
     dev: Type.Optional(
       Type.Boolean({
         description:
