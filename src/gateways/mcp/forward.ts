@@ -1,3 +1,4 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { ErrorCode, McpError, type Request } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
@@ -43,11 +44,11 @@ export class Forwarder {
         ...(relay ? { onprogress: (p) => void relay(p.progress, p.message ?? '').catch(() => {}) } : {}),
       })) as z.infer<S>;
     } catch (error) {
-      throw this.failure(error);
+      throw this.failure(error, client);
     }
   }
 
-  private failure(error: unknown): McpError {
+  private failure(error: unknown, client: Client): McpError {
     const name = this.upstream.name;
     if (error instanceof McpError) {
       if (error.code === ErrorCode.RequestTimeout)
@@ -56,14 +57,14 @@ export class Forwarder {
           `The MCP server '${name}' did not answer within ${Math.round(this.timeoutMs / 1000)}s; the gateway stopped waiting.`,
         );
       if (error.code === ErrorCode.ConnectionClosed) {
-        this.upstream.reset();
+        this.upstream.reset(client);
         return unavailable(name, 'its connection closed during the call (it is being restarted)');
       }
       // The upstream's own JSON-RPC error (unknown tool, bad params): pass it on as it is.
       return error;
     }
     // A transport failure (refused connection, dropped session): reconnect on next use.
-    this.upstream.reset();
+    this.upstream.reset(client);
     return unavailable(name, `the call failed (${describe(error)})`);
   }
 }

@@ -73,9 +73,10 @@ export class Upstream {
    * Drops the connection after a transport failure so the next call reconnects: an HTTP upstream
    * that restarted has forgotten our session, and a stdio one is being restarted anyway.
    */
-  reset(): void {
+  reset(failed: Client): void {
     const client = this.client;
-    if (!client) return;
+    // Only the connection that failed: a newer one may already be serving.
+    if (!client || client !== failed) return;
     this.generation++;
     this.client = null;
     client.close().catch(() => {});
