@@ -33,13 +33,17 @@ server.registerTool(
     return text(`deleted ${args.path}`);
   },
 );
-server.registerTool('drop_database', { description: 'Drops a database (pretend)', inputSchema: { name: z.string() } }, async (args) => {
-  record('drop_database', args);
-  return text(`dropped ${args.name}`);
-});
+server.registerTool(
+  'drop_database',
+  { description: 'Drops a database (pretend)', inputSchema: { name: z.string() } },
+  async (args) => {
+    record('drop_database', args);
+    return text(`dropped ${args.name}`);
+  },
+);
 server.registerTool('secret', { description: 'Shows the secret the gateway passed in' }, async () => {
   record('secret', {});
-  return text(`secret is ${process.env.FIXTURE_SECRET ?? '(none)'}`);
+  return text(`secret is ${process.env.FIXTURE_SECRET ?? '(none)'}; parent pid ${process.ppid}`);
 });
 server.registerTool('crash', { description: 'Exits the process mid-call' }, async () => {
   record('crash', {});

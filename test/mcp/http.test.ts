@@ -1,7 +1,15 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpClient, requestIdIn, secretValue, startGateway, type TestGateway, textOf, upstreamCalls } from './harness.js';
+import {
+  httpClient,
+  requestIdIn,
+  secretValue,
+  startGateway,
+  type TestGateway,
+  textOf,
+  upstreamCalls,
+} from './harness.js';
 
 /** Calls a tool with a progress token; approves (or denies) from the first progress notification. */
 async function callAndDecide(
@@ -45,7 +53,11 @@ describe('MCP gateway over Streamable HTTP', () => {
     expect(result.isError).toBeFalsy();
     expect(JSON.parse(textOf(result))).toEqual({ text: 'hello' });
     const [request] = await t.gw.service.list({ status: ['executed'], limit: 10 });
-    expect(request?.action).toMatchObject({ type: 'mcp.tools.call', resource: 'fixture/echo', params: { text: 'hello' } });
+    expect(request?.action).toMatchObject({
+      type: 'mcp.tools.call',
+      resource: 'fixture/echo',
+      params: { text: 'hello' },
+    });
     const trail = await t.gw.service.trail(request?.id as string);
     expect(trail.map((e) => e.kind)).toEqual(['request.submitted', 'request.executed']);
     expect(trail[1]?.details).toMatchObject({ hash: request?.hash, outcome: 'succeeded' });
@@ -131,9 +143,9 @@ describe('MCP gateway over Streamable HTTP', () => {
   });
 
   it('answers an unknown method with a JSON-RPC method-not-found error and keeps serving', async () => {
-    await expect(client.request({ method: 'no/such/method', params: {} }, CallToolResultSchema)).rejects.toThrow(
-      /Method not found/,
-    );
+    await expect(
+      client.request({ method: 'no/such/method', params: {} }, CallToolResultSchema),
+    ).rejects.toThrow(/Method not found/);
     const ok = await client.callTool({ name: 'echo', arguments: { text: 'still here' } });
     expect(textOf(ok)).toContain('still here');
   });

@@ -71,7 +71,9 @@ describe('MCP gateway: bad input, bad credentials, failing upstreams', () => {
     const extra = await t.gw.admin.createActor({ name: 'revoked-mid-session', owner: 'y@example.com' });
     const c = await httpClient(t, 'fixture', extra.token);
     await t.gw.admin.revoke(extra.credential.id);
-    await expect(c.callTool({ name: 'echo', arguments: { text: 'x' } })).rejects.toThrow(/401|revoked|Unauthorized/i);
+    await expect(c.callTool({ name: 'echo', arguments: { text: 'x' } })).rejects.toThrow(
+      /401|revoked|Unauthorized/i,
+    );
     await c.close().catch(() => {});
   });
 
@@ -97,7 +99,9 @@ describe('MCP gateway: bad input, bad credentials, failing upstreams', () => {
   it('answers a JSON body that is not JSON-RPC with a JSON-RPC error', async () => {
     const init = await post(t, JSON.stringify(initialize), t.agentKey);
     const sessionId = init.headers.get('mcp-session-id') as string;
-    const res = await post(t, JSON.stringify({ hello: 'world' }), t.agentKey, { 'mcp-session-id': sessionId });
+    const res = await post(t, JSON.stringify({ hello: 'world' }), t.agentKey, {
+      'mcp-session-id': sessionId,
+    });
     expect(res.status).toBe(400);
     expect(JSON.parse(res.text).error.code).toBeLessThan(-32000);
   });
@@ -129,7 +133,9 @@ describe('MCP gateway: bad input, bad credentials, failing upstreams', () => {
       body: JSON.stringify(initialize),
     });
     expect(res.status).toBe(404);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("No MCP server named 'nope'");
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
+      "No MCP server named 'nope'",
+    );
   });
 
   it('an upstream that cannot start gives a clean error that names no secret', async () => {
