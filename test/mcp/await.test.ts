@@ -1,7 +1,15 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { httpClient, requestIdIn, startGateway, type TestGateway, textOf, upstreamCalls } from './harness.js';
+import {
+  httpClient,
+  recorded,
+  requestIdIn,
+  startGateway,
+  type TestGateway,
+  textOf,
+  upstreamCalls,
+} from './harness.js';
 
 const awaitTool = 'countersign_await_decision';
 
@@ -48,6 +56,7 @@ describe('MCP gateway: calls still pending after the hold', () => {
     const result = await client.callTool({ name: awaitTool, arguments: { request_id: id } });
     expect(result.isError).toBeFalsy();
     expect(textOf(result)).toBe('deleted /srv/one');
+    await recorded(t);
     const snap = await t.gw.service.get(id);
     expect(snap.request.status).toBe('executed');
   });

@@ -118,3 +118,8 @@ export const requestIdIn = (s: string): string => {
   if (!m) throw new Error(`no request id in: ${s}`);
   return m[0];
 };
+
+/** Results are recorded just after the reply goes back; wait for the last one before reading state. */
+export const recorded = async (t: TestGateway): Promise<void> => {
+  await t.gw.mcp?.guard.recorded;
+};

@@ -3,6 +3,7 @@ import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   httpClient,
+  recorded,
   requestIdIn,
   secretValue,
   startGateway,
@@ -52,6 +53,7 @@ describe('MCP gateway over Streamable HTTP', () => {
     const result = await client.callTool({ name: 'echo', arguments: { text: 'hello' } });
     expect(result.isError).toBeFalsy();
     expect(JSON.parse(textOf(result))).toEqual({ text: 'hello' });
+    await recorded(t);
     const [request] = await t.gw.service.list({ status: ['executed'], limit: 10 });
     expect(request?.action).toMatchObject({
       type: 'mcp.tools.call',
@@ -69,6 +71,7 @@ describe('MCP gateway over Streamable HTTP', () => {
       arguments: { text: 'why' },
       _meta: { 'countersign/justification': 'checking the echo tool for the user' },
     });
+    await recorded(t);
     const [request] = await t.gw.service.list({ status: ['executed'], limit: 1 });
     expect(request?.action.justification).toBe('checking the echo tool for the user');
   });
@@ -137,6 +140,7 @@ describe('MCP gateway over Streamable HTTP', () => {
     expect(read.contents[0]).toMatchObject({ text: 'note 7' });
     const prompt = await client.getPrompt({ name: 'greet', arguments: { who: 'Ada' } });
     expect(JSON.stringify(prompt.messages)).toContain('Hello Ada');
+    await recorded(t);
     const types = (await t.gw.service.list({ status: ['executed'], limit: 50 })).map((r) => r.action.type);
     expect(types).toContain('mcp.resources.read');
     expect(types).toContain('mcp.prompts.get');

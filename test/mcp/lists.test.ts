@@ -1,6 +1,6 @@
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpClient, startGateway, type TestGateway, textOf } from './harness.js';
+import { httpClient, recorded, startGateway, type TestGateway, textOf } from './harness.js';
 
 describe('MCP gateway: tool lists and the npm "everything" server', () => {
   let t: TestGateway;
@@ -54,6 +54,7 @@ describe('MCP gateway: tool lists and the npm "everything" server', () => {
       const env = await client.callTool({ name: 'get-env', arguments: {} });
       expect(env.isError).toBe(true);
       expect(textOf(env)).toContain('Refused by Countersign');
+      await recorded(t);
       const [executed] = await t.gw.service.list({ status: ['executed'], limit: 1 });
       expect(executed?.action).toMatchObject({ resource: 'everything/get-sum', params: { a: 2, b: 3 } });
     } finally {

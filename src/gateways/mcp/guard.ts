@@ -197,6 +197,7 @@ export class Guard {
   private async execute<T>(request: ActionRequest, runner: Runner<T>, fresh: boolean): Promise<Outcome<T>> {
     if (this.running.has(request.id)) return { kind: 'refused', text: text.alreadyRanText(request), request };
     this.running.add(request.id);
+    let release = true;
     try {
       const r = fresh ? request : (await this.o.service.get(request.id)).request;
       const params = r.action.params;
@@ -209,25 +210,26 @@ export class Guard {
           request: r,
         };
       }
-      const value = await this.forward(r, params, runner, hash);
+      let value: T;
+      try {
+        value = await runner.run(r, params);
+      } catch (error) {
+        await this.record(r, { outcome: 'failed', detail: `upstream error: ${describe(error)}` }, hash);
+        throw error;
+      }
+      // The result goes back at once; the claim on the request is held until the result is
+      // committed, so no second caller can run it in between (see docs/decisions/0400-mcp-gateway.md).
+      release = false;
+      this.recorded = this.record(r, runner.summarize(value), hash).finally(() => this.running.delete(r.id));
       this.o.recall.forget(r.requester.id, r.hash, r.id);
       return { kind: 'ran', value, request: r };
     } finally {
-      this.running.delete(request.id);
+      if (release) this.running.delete(request.id);
     }
   }
 
-  private async forward<T>(r: ActionRequest, params: Params, runner: Runner<T>, hash: string): Promise<T> {
-    let value: T;
-    try {
-      value = await runner.run(r, params);
-    } catch (error) {
-      await this.record(r, { outcome: 'failed', detail: `upstream error: ${describe(error)}` }, hash);
-      throw error;
-    }
-    await this.record(r, runner.summarize(value), hash);
-    return value;
-  }
+  /** The last result being recorded in the background; tests and shutdown can wait for it. */
+  recorded: Promise<void> = Promise.resolve();
 
   /** The action already ran: a failure to record is logged, and the result still goes back. */
   private async record(
