@@ -6,8 +6,9 @@ import { join, resolve } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { createGateway } from '../src/server/gateway.js';
 
-const [upstreamUrl, policyFile] = process.argv.slice(2) as [string, string];
-const dir = mkdtempSync(join(tmpdir(), 'cs-bench-mcp-'));
+const [upstreamUrl, policyFile, base] = process.argv.slice(2) as [string, string, string | undefined];
+// `base` puts the SQLite store elsewhere, e.g. on tmpfs to separate fsync cost from gateway CPU.
+const dir = mkdtempSync(join(base ?? tmpdir(), 'cs-bench-mcp-'));
 const file = join(dir, 'countersign.yaml');
 writeFileSync(
   file,

@@ -1,7 +1,13 @@
 // npm run bench:mcp — tools/call round trips through the Countersign MCP gateway against the same
 // calls made directly to the same upstream process, in the same run. Prints a table with the ratio.
+//
+// The upstream is the test fixture McpServer over Streamable HTTP in its own process; the gateway
+// runs in its own process too (bench/mcp-gateway.ts) with a real SQLite store, so every call is a
+// durable submit plus a recorded result. A second gateway keeps its store on tmpfs (when
+// /dev/shm exists) to show how much of the added latency is the disk's fsync.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpus } from 'node:os';
+import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -45,7 +51,7 @@ interface Run {
   p99: number;
 }
 
-/** `n` calls spread over `clients` sequential loops; latency per call, throughput over the whole run. */
+/** `n` calls spread over the clients' sequential loops; latency per call, throughput over the run. */
 async function measure(clients: Client[], n: number): Promise<Run> {
   const latencies: number[] = [];
   let next = 0;
@@ -68,51 +74,68 @@ async function measure(clients: Client[], n: number): Promise<Run> {
   return { rps: (n / elapsed) * 1000, p50: at(0.5), p99: at(0.99) };
 }
 
+const mean = (runs: Run[]): Run => ({
+  rps: runs.reduce((a, r) => a + r.rps, 0) / runs.length,
+  p50: runs.reduce((a, r) => a + r.p50, 0) / runs.length,
+  p99: runs.reduce((a, r) => a + r.p99, 0) / runs.length,
+});
+
+interface Target {
+  name: string;
+  url: string;
+  token?: string;
+}
+
 const children: ChildProcess[] = [];
 const rows: string[][] = [['clients', 'path', 'calls/s', 'p50 ms', 'p99 ms', 'ratio', 'added p50 ms']];
+const load = loadavg()[0]?.toFixed(1);
 try {
-  const upstream = await start(['test/mcp/fixture-server.mjs', '--http'], children);
-  const upstreamUrl = `http://127.0.0.1:${upstream.trim()}/mcp`;
-  const gateway = await start(
-    ['--import', 'tsx', 'bench/mcp-gateway.ts', upstreamUrl, 'test/mcp/policy.yaml'],
-    children,
-  );
-  const { url, token } = JSON.parse(gateway) as { url: string; token: string };
+  const port = await start(['test/mcp/fixture-server.mjs', '--http'], children);
+  const upstreamUrl = `http://127.0.0.1:${port.trim()}/mcp`;
+  const targets: Target[] = [{ name: 'direct', url: upstreamUrl }];
+  const bases: Array<[string, string[]]> = [['gateway', []]];
+  if (existsSync('/dev/shm')) bases.push(['gateway, store on tmpfs', ['/dev/shm']]);
+  for (const [name, extra] of bases) {
+    const line = await start(
+      ['--import', 'tsx', 'bench/mcp-gateway.ts', upstreamUrl, 'test/mcp/policy.yaml', ...extra],
+      children,
+    );
+    const { url, token } = JSON.parse(line) as { url: string; token: string };
+    targets.push({ name, url: `${url}/mcp/bench`, token });
+  }
   for (const c of concurrency) {
-    const direct = await Promise.all(Array.from({ length: c }, () => connect(upstreamUrl)));
-    const viaGw = await Promise.all(Array.from({ length: c }, () => connect(`${url}/mcp/bench`, token)));
-    await measure(direct, warmup);
-    await measure(viaGw, warmup);
-    // Alternate halves so drift (thermal, GC) hits both paths alike.
-    const d1 = await measure(direct, calls / 2);
-    const g1 = await measure(viaGw, calls / 2);
-    const d2 = await measure(direct, calls / 2);
-    const g2 = await measure(viaGw, calls / 2);
-    const avg = (a: Run, b: Run): Run => ({
-      rps: (a.rps + b.rps) / 2,
-      p50: (a.p50 + b.p50) / 2,
-      p99: (a.p99 + b.p99) / 2,
-    });
-    const d = avg(d1, d2);
-    const g = avg(g1, g2);
-    rows.push([String(c), 'direct', d.rps.toFixed(0), d.p50.toFixed(3), d.p99.toFixed(3), '1.00', '']);
-    rows.push([
-      String(c),
-      'gateway',
-      g.rps.toFixed(0),
-      g.p50.toFixed(3),
-      g.p99.toFixed(3),
-      (g.rps / d.rps).toFixed(2),
-      (g.p50 - d.p50).toFixed(3),
-    ]);
-    await Promise.all([...direct, ...viaGw].map((x) => x.close()));
+    const clients = await Promise.all(
+      targets.map((t) => Promise.all(Array.from({ length: c }, () => connect(t.url, t.token)))),
+    );
+    for (const cl of clients) await measure(cl, warmup);
+    // Interleave rounds so drift (load from other processes, GC) hits every path alike.
+    const runs: Run[][] = targets.map(() => []);
+    for (let round = 0; round < 4; round++) {
+      for (const [i, cl] of clients.entries()) runs[i]?.push(await measure(cl, calls / 4));
+    }
+    const direct = mean(runs[0] as Run[]);
+    for (const [i, t] of targets.entries()) {
+      const r = mean(runs[i] as Run[]);
+      rows.push([
+        String(c),
+        t.name,
+        r.rps.toFixed(0),
+        r.p50.toFixed(3),
+        r.p99.toFixed(3),
+        (r.rps / direct.rps).toFixed(2),
+        i === 0 ? '' : (r.p50 - direct.p50).toFixed(3),
+      ]);
+    }
+    await Promise.all(clients.flat().map((x) => x.close()));
   }
 } finally {
   for (const child of children) child.kill('SIGTERM');
 }
 const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
 console.log(
-  `MCP tools/call (allowed, recorded), ${calls} calls per path per row; ${cpus().length} CPUs, Node ${process.version}`,
+  `MCP tools/call, allowed and recorded: ${calls} calls per path per row; ${cpus().length} CPUs, ` +
+    `Node ${process.version}, load average ${load} at start`,
 );
-for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i] ?? 0)).join('  '));
+for (const r of rows)
+  console.log(r.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '));
 console.log('Targets: gateway/direct calls/s >= 0.70 and added p50 <= 1 ms.');

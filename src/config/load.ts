@@ -70,7 +70,7 @@ function mcpSection(
       (d) => parseDuration(d) as number,
     );
   } catch (e) {
-    throw new SourceError(label, (e as Error).message, 'Set the variable in the gateway environment');
+    throw new SourceError(label, (e as Error).message, 'See docs/mcp.md');
   }
 }
 

@@ -111,6 +111,8 @@ function expand(values: Record<string, string> | undefined, env: NodeJS.ProcessE
   return out;
 }
 
+const upstreamName = /^[A-Za-z0-9_-]{1,64}$/;
+
 export function resolveMcpConfig(
   raw: McpConfigFileT,
   env: NodeJS.ProcessEnv,
@@ -120,6 +122,11 @@ export function resolveMcpConfig(
   const upstreams: Record<string, UpstreamConfig> = {};
   for (const [name, u] of Object.entries(raw.upstreams)) {
     const where = `mcp.upstreams.${name}`;
+    // The name is a URL path segment and part of every action's resource (`NAME/TOOL`).
+    if (!upstreamName.test(name))
+      throw new Error(
+        `${where}: an upstream name may contain only letters, digits, _ and - (1 to 64 characters)`,
+      );
     upstreams[name] =
       'command' in u
         ? {
