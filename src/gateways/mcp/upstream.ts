@@ -11,6 +11,7 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from '../../config/mcp.js';
+import { isolatingFetch } from './fetch.js';
 
 export interface UpstreamLogger {
   info(obj: object, msg: string): void;
@@ -133,7 +134,10 @@ export class Upstream {
   private transport(): Transport {
     const c = this.options.config;
     if (c.kind === 'http') {
-      return new StreamableHTTPClientTransport(new URL(c.url), { requestInit: { headers: c.headers } });
+      return new StreamableHTTPClientTransport(new URL(c.url), {
+        requestInit: { headers: c.headers },
+        fetch: isolatingFetch(),
+      });
     }
     const transport = new StdioClientTransport({
       command: c.command,
