@@ -28,6 +28,8 @@ export interface TestGateway {
   reviewer: Reviewer;
   callLog: string;
   close(): Promise<void>;
+  /** Stops the gateway and starts a new one on the same port and store: every session is lost. */
+  restart(): Promise<void>;
 }
 
 export interface GatewayOptions {
@@ -77,7 +79,7 @@ ${o.extraUpstreams ?? ''}
   const other = await gw.admin.createActor({ name: 'other-agent', owner: 'eve@example.com' });
   const reviewer = gw.directory.get('rita@example.com') as Reviewer;
   const reviewerToken = (await gw.admin.issueReviewerToken(gw.directory, reviewer.id)).token;
-  return {
+  const t: TestGateway = {
     gw,
     url,
     agentKey: agent.token,
@@ -85,8 +87,14 @@ ${o.extraUpstreams ?? ''}
     reviewerToken,
     reviewer,
     callLog,
-    close: () => gw.close(),
+    close: () => t.gw.close(),
+    restart: async () => {
+      await t.gw.close();
+      t.gw = await createGateway(config, o.clock);
+      await t.gw.app.listen({ host: '127.0.0.1', port: Number(new URL(url).port) });
+    },
   };
+  return t;
 }
 
 /** An SDK client connected to the gateway's /mcp/NAME with a bearer token. */

@@ -77,6 +77,18 @@ describe('MCP gateway over stdio: `countersign mcp --server NAME` as a separate 
     expect(textOf(result)).toContain(`parent pid ${process.pid}`);
   });
 
+  it('survives a gateway restart: the bridge opens a new session by replaying the handshake', async () => {
+    const own = await stdioClient(t, t.agentKey);
+    try {
+      expect(textOf(await own.callTool({ name: 'echo', arguments: { text: 'before' } }))).toContain('before');
+      await t.restart();
+      const after = await own.callTool({ name: 'echo', arguments: { text: 'after restart' } });
+      expect(textOf(after)).toContain('after restart');
+    } finally {
+      await own.close();
+    }
+  });
+
   it('with an invalid key, every request fails with an error saying to fix COUNTERSIGN_TOKEN', async () => {
     await expect(stdioClient(t, 'csk_nope_nope')).rejects.toThrow(/COUNTERSIGN_TOKEN/);
   });

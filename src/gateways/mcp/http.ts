@@ -151,7 +151,8 @@ export function mcpHttpPlugin(options: McpHttpOptions) {
     };
 
     app.route({ method: ['POST', 'GET', 'DELETE'], url: '/mcp/:name', handler, schema: { hide: true } });
-    app.addHook('onClose', async () => {
+    // Before the server stops accepting: open event streams would otherwise keep close() waiting.
+    app.addHook('preClose', async () => {
       await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => {})));
       sessions.clear();
     });
