@@ -163,7 +163,8 @@ class Bridge {
       const waiter = this.internal.get(id);
       if (waiter) {
         this.internal.delete(id);
-        return waiter(message);
+        waiter(message);
+        return;
       }
       if (isJSONRPCResultResponse(message) && this.initializeIds.delete(id)) {
         const version = (message.result as { protocolVersion?: string }).protocolVersion;
