@@ -175,7 +175,8 @@ export class Guard {
     const deadline = performance.now() + this.o.holdMs;
     let r = request;
     let step = 0;
-    while (r.status === 'pending' && !ctx.signal.aborted) {
+    // A request past its TTL is as good as expired (the sweeper will mark it): stop waiting.
+    while (r.status === 'pending' && !ctx.signal.aborted && !isDue(r, this.o.service.clock.now())) {
       await ctx.progress?.(++step, text.progressText(r)).catch(() => {});
       const left = deadline - performance.now();
       if (left <= 0) break;
