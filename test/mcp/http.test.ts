@@ -146,6 +146,13 @@ describe('MCP gateway over Streamable HTTP', () => {
     expect(types).toContain('mcp.prompts.get');
   });
 
+  it('refuses a denied resource read with a JSON-RPC error carrying the request id', async () => {
+    const error = await client.readResource({ uri: 'note://secret' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: -32003 });
+    expect((error as Error).message).toContain('Refused by Countersign');
+    expect((error as { data: { requestId: string } }).data.requestId).toMatch(/^req_/);
+  });
+
   it('answers an unknown method with a JSON-RPC method-not-found error and keeps serving', async () => {
     await expect(
       client.request({ method: 'no/such/method', params: {} }, CallToolResultSchema),

@@ -61,6 +61,22 @@ describe('MCP gateway: bad input, bad credentials, failing upstreams', () => {
     await expect(httpClient(t, 'fixture', extra.token)).rejects.toThrow();
   });
 
+  it('refuses every call from a key restricted to other action types', async () => {
+    const narrow = await t.gw.admin.createActor({
+      name: 'sql-only',
+      owner: 'z@example.com',
+      allowedTypes: ['sql.*'],
+    });
+    const c = await httpClient(t, 'fixture', narrow.token);
+    try {
+      const result = await c.callTool({ name: 'echo', arguments: { text: 'x' } });
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toContain('may not submit actions of type mcp.tools.call');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('refuses a reviewer token on the MCP endpoint', async () => {
     const res = await post(t, JSON.stringify(initialize), t.reviewerToken);
     expect(res.status).toBe(403);
