@@ -44,7 +44,9 @@ export class Forwarder {
         ...(relay ? { onprogress: (p) => void relay(p.progress, p.message ?? '').catch(() => {}) } : {}),
       })) as z.infer<S>;
     } catch (error) {
-      throw this.failure(error, client);
+      const failure = this.failure(error, client);
+      const message = this.upstream.redact(failure.message.replace(/^MCP error -?\d+: /, ''));
+      throw new McpError(failure.code, message, failure.data);
     }
   }
 

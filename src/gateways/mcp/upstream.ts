@@ -46,7 +46,21 @@ export class Upstream {
   /** Incremented on every (re)connection, so a stale close handler cannot tear down a newer one. */
   private generation = 0;
 
-  constructor(private readonly options: UpstreamOptions) {}
+  private readonly secrets: string[];
+
+  constructor(private readonly options: UpstreamOptions) {
+    this.secrets = secretsOf(options.config);
+  }
+
+  /**
+   * Removes this upstream's configured secrets from a text before it is logged, recorded or sent
+   * to an agent: defence in depth for error messages that quote a header, an env value or the URL.
+   */
+  redact(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) out = out.split(secret).join('[redacted]');
+    return out;
+  }
 
   get name(): string {
     return this.options.name;
@@ -116,7 +130,7 @@ export class Upstream {
       await client.close().catch(() => {});
       // The message names the upstream and the cause, never its env or headers.
       this.options.logger.warn(
-        { upstream: this.name, err: describe(error) },
+        { upstream: this.name, err: this.redact(describe(error)) },
         'cannot connect to the MCP upstream',
       );
       throw unavailable(this.name, 'it could not be started or reached');
@@ -187,6 +201,29 @@ export function unavailable(name: string, why: string): McpError {
     ErrorCode.InternalError,
     `The MCP server '${name}' behind Countersign is unavailable: ${why}. Nothing was run; try again shortly.`,
   );
+}
+
+/** Values worth hiding: env and header values, and the userinfo and query of an upstream URL. */
+function secretsOf(config: UpstreamConfig): string[] {
+  // A header like `Bearer abc…` is hidden whole and by its credential part alone.
+  const headerValues = (h: Record<string, string>) => Object.values(h).flatMap((v) => [v, ...v.split(/\s+/)]);
+  const values =
+    config.kind === 'stdio'
+      ? Object.values(config.env)
+      : [...headerValues(config.headers), ...urlSecrets(config.url)];
+  // Very short values ("1", "true") are settings, not secrets, and would garble every message.
+  return [...new Set(values.filter((v) => v.length >= 6 && !/^(bearer|basic|digest)$/i.test(v)))].sort(
+    (a, b) => b.length - a.length,
+  );
+}
+
+function urlSecrets(url: string): string[] {
+  try {
+    const u = new URL(url);
+    return [u.username, u.password, ...[...u.searchParams.values()]].filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return [];
+  }
 }
 
 /** An error's message without stack or properties that may carry configuration. */
