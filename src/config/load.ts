@@ -27,8 +27,8 @@ export interface Config {
   expirySweepMs: number;
   reviewers: Array<Required<ReviewerEntryT>>;
   dev: boolean;
-  /** MCP upstreams the gateway fronts; null when the file has no `mcp:` key. */
-  mcp: McpConfig | null;
+  /** MCP upstreams the gateway fronts; null (or absent, for hand-built configs) without an `mcp:` key. */
+  mcp?: McpConfig | null;
 }
 
 export const envPrefix = 'COUNTERSIGN__';
