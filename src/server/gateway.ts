@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/load.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Reviewer } from '../core/identity.js';
+import { McpGateway } from '../gateways/mcp/index.js';
 import { loadPolicy } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
 import { Admin } from '../service/admin.js';
@@ -66,6 +67,7 @@ export interface Gateway {
   directory: ReviewerDirectory;
   policy: () => Policy;
   dev: DevCredentials | null;
+  mcp: McpGateway | null;
   signingKeyCreated: boolean;
   close(): Promise<void>;
 }
@@ -114,6 +116,26 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     },
   });
   await identity.register(app);
+  // --- MCP gateway (docs/mcp.md): /mcp/NAME for every configured upstream. ---
+  const mcp = config.mcp
+    ? new McpGateway({
+        config: config.mcp,
+        service,
+        authenticator,
+        logger: app.log,
+        version,
+        preview: (actor, resource) => {
+          try {
+            const action = { type: 'mcp.tools.call', resource, params: {}, justification: '' };
+            return current().evaluate({ action, actor, now: clock.now() }).decision;
+          } catch {
+            return null;
+          }
+        },
+      })
+    : null;
+  await mcp?.mount(app);
+  // --- end MCP gateway ---
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
   app.addHook('onReady', async () => expirer.start());
   return {
@@ -126,10 +148,12 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     directory,
     policy: current,
     dev,
+    mcp,
     signingKeyCreated: key.created,
     async close() {
       expirer.stop();
       await app.close();
+      await mcp?.close();
       await store.close();
     },
   };
