@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/load.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Reviewer } from '../core/identity.js';
+import { McpGateway } from '../gateways/mcp/index.js';
 import { loadPolicy } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
 import { Admin } from '../service/admin.js';
@@ -69,6 +70,7 @@ export interface Gateway {
   /** Re-reads the policy files (SIGHUP, file change); an invalid policy keeps the old one running. */
   reloadPolicy: (trigger: 'sighup' | 'file_change') => Promise<ReloadResult>;
   dev: DevCredentials | null;
+  mcp: McpGateway | null;
   signingKeyCreated: boolean;
   close(): Promise<void>;
 }
@@ -122,6 +124,26 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     },
   });
   await identity.register(app);
+  // --- MCP gateway (docs/mcp.md): /mcp/NAME for every configured upstream. ---
+  const mcp = config.mcp
+    ? new McpGateway({
+        config: config.mcp,
+        service,
+        authenticator,
+        logger: app.log,
+        version,
+        preview: (actor, resource) => {
+          try {
+            const action = { type: 'mcp.tools.call', resource, params: {}, justification: '' };
+            return current().evaluate({ action, actor, now: clock.now() }).decision;
+          } catch {
+            return null;
+          }
+        },
+      })
+    : null;
+  await mcp?.mount(app);
+  // --- end MCP gateway ---
   log = app.log;
   if (config.policyWatch) reloader.watch();
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
@@ -137,11 +159,13 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     policy: current,
     reloadPolicy: (trigger) => (reloader as PolicyReloader).reload(trigger),
     dev,
+    mcp,
     signingKeyCreated: key.created,
     async close() {
       expirer.stop();
       reloader?.close();
       await app.close();
+      await mcp?.close();
       await store.close();
     },
   };
