@@ -4,6 +4,8 @@ import { adminCommands } from './commands/admin.js';
 import { agentCommands } from './commands/agent.js';
 import { initCommand } from './commands/init.js';
 import { loginCommand } from './commands/login.js';
+import { mcpCommand } from './commands/mcp.js';
+import { policyCommands } from './commands/policy.js';
 import { reviewCommands } from './commands/review.js';
 import { serveCommand } from './commands/serve.js';
 
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   agentCommands(program);
   reviewCommands(program);
   adminCommands(program);
+  mcpCommand(program);
   loginCommand(program);
+  policyCommands(program);
   return program;
 }

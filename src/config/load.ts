@@ -5,6 +5,7 @@ import { parseDuration } from '../util/duration.js';
 import { validateSource } from '../util/validate.js';
 import { parseYaml, SourceError, type YamlSource } from '../util/yaml-source.js';
 import { type IdentityConfig, resolveIdentity } from './identity.js';
+import { type McpConfig, resolveMcpConfig } from './mcp.js';
 import { ConfigFile, type ReviewerEntryT, type SlackSectionT, type WebhooksSectionT } from './schema.js';
 
 /** The configuration after validation, defaults and path resolution: what the server runs on. */
@@ -23,11 +24,15 @@ export interface Config {
   store: { driver: 'sqlite'; path: string; durability: 'fsync' | 'os' };
   /** Null means the embedded example policy is copied into the data dir on first start. */
   policyFiles: string[] | null;
+  /** Reload the policy when its files change (SIGHUP always reloads). */
+  policyWatch: boolean;
   audit: { signingKeyFile: string };
   expirySweepMs: number;
   reviewers: Array<Required<ReviewerEntryT>>;
   identity: IdentityConfig;
   dev: boolean;
+  /** MCP upstreams the gateway fronts; null (or absent, for hand-built configs) without an `mcp:` key. */
+  mcp?: McpConfig | null;
   /** As validated; resolved (durations, env: secrets) by src/channels/slack/config.ts. */
   slack: SlackSectionT | null;
   /** As validated; resolved by src/channels/webhook/config.ts. */
@@ -57,6 +62,24 @@ function applyEnv(source: YamlSource, env: NodeJS.ProcessEnv): Map<string, strin
 
 function rel(base: string, p: string): string {
   return isAbsolute(p) ? p : resolve(base, p);
+}
+
+function mcpSection(
+  raw: Parameters<typeof resolveMcpConfig>[0],
+  env: NodeJS.ProcessEnv,
+  base: string,
+  label: string,
+) {
+  try {
+    return resolveMcpConfig(
+      raw,
+      env,
+      (p) => rel(base, p),
+      (d) => parseDuration(d) as number,
+    );
+  } catch (e) {
+    throw new SourceError(label, (e as Error).message, 'See docs/mcp.md');
+  }
 }
 
 /** Loads a configuration file (or the embedded defaults when `file` is null) with env overrides. */
@@ -114,11 +137,13 @@ export function loadConfig(
       durability: c.store?.durability ?? 'fsync',
     },
     policyFiles: c.policy ? c.policy.files.map((f) => rel(base, f)) : null,
+    policyWatch: c.policy?.watch ?? true,
     audit: { signingKeyFile: rel(base, c.audit?.signingKeyFile ?? resolve(dataDir, 'audit-signing.key')) },
     expirySweepMs: parseDuration(c.expiry?.sweepInterval ?? '1s') as number,
     reviewers: (c.reviewers ?? []).map((r) => ({ ...r, name: r.name ?? r.email })),
     identity,
     dev: c.dev ?? file === null,
+    mcp: c.mcp ? mcpSection(c.mcp, env, base, label) : null,
     slack: c.slack ?? null,
     webhooks: c.webhooks ?? null,
   };

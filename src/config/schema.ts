@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { IdentitySection } from './identity.js';
+import { McpConfigFile } from './mcp.js';
 
 const Duration = Type.String({
   pattern: '^(\\d+(ms|s|m|h|d))+$',
@@ -188,6 +189,11 @@ export const ConfigFile = Type.Object(
             minItems: 1,
             description: 'Policy files, relative to this file.',
           }),
+          watch: Type.Optional(
+            Type.Boolean({
+              description: 'Reload the policy when a file changes (default true); SIGHUP always reloads.',
+            }),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -209,6 +215,7 @@ export const ConfigFile = Type.Object(
     slack: Type.Optional(SlackSection),
     webhooks: Type.Optional(WebhooksSection),
     identity: Type.Optional(IdentitySection),
+    mcp: Type.Optional(McpConfigFile),
     dev: Type.Optional(
       Type.Boolean({
         description:

@@ -10,6 +10,7 @@ import { createWebhooks, type Webhooks } from '../channels/webhook/index.js';
 import type { Config } from '../config/load.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Reviewer } from '../core/identity.js';
+import { McpGateway } from '../gateways/mcp/index.js';
 import { loadPolicy } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
 import { Admin } from '../service/admin.js';
@@ -23,6 +24,7 @@ import { type DevCredentials, devReviewers, ensureDevCredentials } from './dev.j
 import { createIdentity, type IdentityParts } from './identity.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createMetrics } from './metrics.js';
+import { PolicyReloader, type ReloadResult } from './policy-reload.js';
 
 export const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const version = (
@@ -70,7 +72,10 @@ export interface Gateway {
   identity: IdentityParts;
   directory: ReviewerDirectory;
   policy: () => Policy;
+  /** Re-reads the policy files (SIGHUP, file change); an invalid policy keeps the old one running. */
+  reloadPolicy: (trigger: 'sighup' | 'file_change') => Promise<ReloadResult>;
   dev: DevCredentials | null;
+  mcp: McpGateway | null;
   signingKeyCreated: boolean;
   webhooks: Webhooks;
   slack: Slack | null;
@@ -81,7 +86,8 @@ export interface Gateway {
 export async function createGateway(config: Config, clock: Clock = systemClock): Promise<Gateway> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const key = loadOrCreateSigningKey(config.audit.signingKeyFile);
-  const policy = loadPolicy(policyFiles(config));
+  const files = policyFiles(config);
+  const policy = loadPolicy(files);
   // Channel configuration errors surface before anything is opened (issue 6).
   const webhookConfig = resolveWebhooks(config.webhooks);
   const slackConfig = config.slack ? resolveSlack(config.slack, config.server.publicUrl) : null;
@@ -91,7 +97,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   // Identity (issue 5): workload JWTs, reviewer sessions, OIDC login, chat links.
   const identity = createIdentity(config, store, clock, directory);
   const authenticator = new Authenticator(store, directory, clock, identity.sources);
-  const current = () => policy;
+  let reloader: PolicyReloader | null = null;
+  const current = () => reloader?.current() ?? policy;
 
   // --- Slack and webhook channels (issue 6) ---------------------------------------------------
   // The channels exist before the app (the service needs them), so they log through a logger
@@ -134,15 +141,18 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     logger: channelLog,
   });
   const admin = new Admin(store, clock, 'countersign');
-  await store.appendEvents([
+  // The server's logger exists only once the app is built; reload messages before that go nowhere.
+  let log: Pick<FastifyInstance['log'], 'info' | 'error'> | null = null;
+  reloader = new PolicyReloader(
     {
-      kind: 'policy.loaded',
-      at: clock.now(),
-      requestId: null,
-      subject: { type: 'system', id: 'countersign' },
-      details: { version: policy.version, files: policy.sources },
+      files,
+      clock,
+      appendEvents: (events) => store.appendEvents(events),
+      log: { info: (o, m) => log?.info(o, m), error: (o, m) => log?.error(o, m) },
     },
-  ]);
+    policy,
+  );
+  await reloader.announce();
   const dev = config.dev ? await ensureDevCredentials(config.dataDir, admin, authenticator, directory) : null;
   const app = await buildApp({
     service,
@@ -158,6 +168,28 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     },
   });
   await identity.register(app);
+  // --- MCP gateway (docs/mcp.md): /mcp/NAME for every configured upstream. ---
+  const mcp = config.mcp
+    ? new McpGateway({
+        config: config.mcp,
+        service,
+        authenticator,
+        logger: app.log,
+        version,
+        preview: (actor, resource) => {
+          try {
+            const action = { type: 'mcp.tools.call', resource, params: {}, justification: '' };
+            return current().evaluate({ action, actor, now: clock.now() }).decision;
+          } catch {
+            return null;
+          }
+        },
+      })
+    : null;
+  await mcp?.mount(app);
+  // --- end MCP gateway ---
+  log = app.log;
+  if (config.policyWatch) reloader.watch();
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
   app.addHook('onReady', async () => expirer.start());
   // --- Slack and webhook channels: routes and workers (issue 6) ---
@@ -177,15 +209,19 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     identity,
     directory,
     policy: current,
+    reloadPolicy: (trigger) => (reloader as PolicyReloader).reload(trigger),
     dev,
+    mcp,
     signingKeyCreated: key.created,
     webhooks,
     slack,
     async close() {
       expirer.stop();
+      reloader?.close();
       await webhooks.worker.stop();
       await slack?.stop();
       await app.close();
+      await mcp?.close();
       await store.close();
     },
   };
