@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sampleSnapshot } from '../src/channels/channel.case.js';
 import type { Gateway } from '../src/server/gateway.js';
@@ -477,6 +479,50 @@ describe('Slack users linked through the identity provider', () => {
         );
       });
       expect((await gw.service.get(other.id)).request.status).toBe('pending');
+    } finally {
+      await env.cleanup();
+      await slack.stop();
+    }
+  });
+});
+
+describe('the policy decides where to ask', () => {
+  it('posts to the conversations a rule names, and not at all for a console-only rule', async () => {
+    const env = new TestEnv();
+    const slack = await new FakeSlack().start();
+    try {
+      const policyFile = join(env.dir, 'policy.yaml');
+      writeFileSync(
+        policyFile,
+        [
+          'version: 1',
+          'approval:',
+          '  approvers: { groups: [sre], count: 1 }',
+          'default:',
+          '  decision: require_approval',
+          'rules:',
+          '  - name: db-console-only',
+          '    match: { type: "db.*" }',
+          '    decision: require_approval',
+          '    channels: [console]',
+          '  - name: deploys-to-sre',
+          '    match: { type: "deploy.*" }',
+          '    decision: require_approval',
+          '    channels: ["slack:sre", console]',
+          '',
+        ].join('\n'),
+      );
+      const gw = await env.gateway({
+        policy: { files: [policyFile] },
+        slack: slackSection(slack.apiUrl, { channelAliases: { sre: 'C0SRE' } }),
+      });
+      const db = await gw.service.submit(agent, { ...deploy, type: 'db.migrate' });
+      const dep = await gw.service.submit(agent, deploy);
+      await gw.slack?.channel.idle();
+      expect(db.policy.channels).toEqual(['console']);
+      const posts = slack.callsOf('chat.postMessage');
+      expect(posts.map((p) => p.body.channel)).toEqual(['C0SRE']);
+      expect(JSON.stringify(posts[0]?.body.blocks)).toContain(dep.id);
     } finally {
       await env.cleanup();
       await slack.stop();
