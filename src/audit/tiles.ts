@@ -1,0 +1,224 @@
+import { HASH_SIZE, type NodeId, type NodeReader, nodeHash } from './merkle.js';
+
+/**
+ * Hash storage in the C2SP tlog-tiles layout: a tile at level L holds up to 256 hashes of tree
+ * level 8L; the 7 levels in between are recomputed from the tile when a proof needs them. The
+ * log keeps only its right edge (one partial row per level) in memory and emits, per batch of
+ * appended leaves, the tiles that changed, so a store writes them in the same transaction as the
+ * events.
+ */
+
+export const TILE_HEIGHT = 8;
+export const TILE_WIDTH = 2 ** TILE_HEIGHT;
+
+export interface TileId {
+  level: number;
+  index: number;
+}
+
+/** A tile as stored: `width` hashes (1..256) concatenated in `data`. */
+export interface Tile extends TileId {
+  width: number;
+  data: Buffer;
+}
+
+/** Where tiles are kept. A store implements it over a table; a bundle over files; tests over memory. */
+export interface TileReader {
+  /** The latest stored version of each tile (full or partial), or undefined. */
+  readTiles(ids: readonly TileId[]): Promise<(Buffer | undefined)[]>;
+}
+
+/** The right edge of the tree: its size and the hashes of the partial tile at each level. */
+export interface TreeEdge {
+  size: number;
+  rows: Buffer[][];
+}
+
+export function emptyEdge(): TreeEdge {
+  return { size: 0, rows: [] };
+}
+
+/** Leaves covered by one hash at a tile level. */
+function span(level: number): number {
+  return TILE_WIDTH ** level;
+}
+
+/** The hash of the complete aligned subtree over `count` hashes of `row` starting at `start`. */
+export function subtreeOf(row: readonly Buffer[], start: number, count: number): Buffer {
+  if (count === 1) return row[start]!;
+  const half = count / 2;
+  return nodeHash(subtreeOf(row, start, half), subtreeOf(row, start + half, half));
+}
+
+function join(row: readonly Buffer[]): Buffer {
+  return Buffer.concat(row, row.length * HASH_SIZE);
+}
+
+export function splitHashes(data: Buffer, width: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < width; i++) out.push(data.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE));
+  return out;
+}
+
+/** Appends leaf hashes to the edge; returns the new edge and every tile that changed (full, then partial). */
+export function appendLeaves(edge: TreeEdge, leaves: readonly Buffer[]): { edge: TreeEdge; tiles: Tile[] } {
+  const rows = edge.rows.map((r) => r.slice());
+  const tiles: Tile[] = [];
+  const dirty = new Set<number>();
+  let size = edge.size;
+  const push = (level: number, h: Buffer): void => {
+    const row = (rows[level] ??= []);
+    row.push(h);
+    dirty.add(level);
+    if (row.length < TILE_WIDTH) return;
+    // The tile that just filled: its index is the number of full tiles before it at this level.
+    const index = Math.floor((size + 1 - TILE_WIDTH * span(level)) / (TILE_WIDTH * span(level)));
+    tiles.push({ level, index, width: TILE_WIDTH, data: join(row) });
+    rows[level] = [];
+    push(level + 1, subtreeOf(row, 0, TILE_WIDTH));
+  };
+  for (const leaf of leaves) {
+    push(0, leaf);
+    size++;
+  }
+  for (const level of [...dirty].sort((a, b) => a - b)) {
+    const row = rows[level]!;
+    if (row.length === 0) continue;
+    tiles.push({
+      level,
+      index: Math.floor(size / (TILE_WIDTH * span(level))),
+      width: row.length,
+      data: join(row),
+    });
+  }
+  while (rows.length > 0 && rows[rows.length - 1]!.length === 0) rows.pop();
+  return { edge: { size, rows }, tiles };
+}
+
+/** The partial tiles that make up the right edge of a tree of `size` leaves. */
+export function edgeTiles(size: number): (TileId & { width: number })[] {
+  const out: (TileId & { width: number })[] = [];
+  for (let level = 0; span(level) <= size; level++) {
+    const width = Math.floor(size / span(level)) % TILE_WIDTH;
+    if (width > 0) out.push({ level, index: Math.floor(size / span(level + 1)), width });
+  }
+  return out;
+}
+
+/** Rebuilds the in-memory edge from stored tiles, e.g. when a store opens. */
+export async function loadEdge(reader: TileReader, size: number): Promise<TreeEdge> {
+  const ids = edgeTiles(size);
+  const datas = await reader.readTiles(ids);
+  const rows: Buffer[][] = [];
+  ids.forEach((id, i) => {
+    const data = datas[i];
+    if (!data || data.length < id.width * HASH_SIZE) {
+      throw new Error(
+        `tile ${tilePath(id.level, id.index, id.width)} is missing or short for tree size ${size}`,
+      );
+    }
+    rows[id.level] = splitHashes(data, id.width);
+  });
+  for (let l = 0; l < rows.length; l++) rows[l] ??= [];
+  return { size, rows };
+}
+
+/** C2SP tlog-tiles path of a tile: `tile/<L>/<N>` with N in 3-digit groups, `.p/<W>` when partial. */
+export function tilePath(level: number, index: number, width = TILE_WIDTH): string {
+  const digits = String(index).padStart(3, '0');
+  const groups: string[] = [];
+  for (let end = digits.length; end > 0; end -= 3) groups.unshift(digits.slice(Math.max(0, end - 3), end));
+  // A group of fewer than 3 digits can only come first; pad it as the spec's zero-padded groups.
+  groups[0] = groups[0]!.padStart(3, '0');
+  const n = groups.map((g, i) => (i < groups.length - 1 ? `x${g}` : g)).join('/');
+  return `tile/${level}/${n}${width < TILE_WIDTH ? `.p/${width}` : ''}`;
+}
+
+/** Parses a path made by `tilePath`; undefined for anything else. */
+export function parseTilePath(path: string): (TileId & { width: number }) | undefined {
+  const m = /^tile\/(\d+)\/((?:x\d{3}\/)*)(\d{3})(?:\.p\/(\d+))?$/.exec(path);
+  if (!m) return undefined;
+  const index = Number((m[2]!.replaceAll('x', '').replaceAll('/', '') + m[3]!).replace(/^0+(?=\d)/, ''));
+  const width = m[4] === undefined ? TILE_WIDTH : Number(m[4]);
+  if (width < 1 || width > TILE_WIDTH || tilePath(Number(m[1]), index, width) !== path) return undefined;
+  return { level: Number(m[1]), index, width };
+}
+
+/** Every level of a tile's subtree: levels[0] is the stored row, levels[j] its hashes j levels up. */
+function expand(row: Buffer[]): Buffer[][] {
+  const levels = [row];
+  for (let j = 1; j < TILE_HEIGHT + 1; j++) {
+    const below = levels[j - 1]!;
+    const up: Buffer[] = [];
+    for (let i = 0; i + 1 < below.length; i += 2) up.push(nodeHash(below[i]!, below[i + 1]!));
+    if (up.length === 0) break;
+    levels.push(up);
+  }
+  return levels;
+}
+
+/**
+ * Serves node hashes from tiles. Full tiles never change, so their expansions are cached; a
+ * partial tile is re-read every time because it grows.
+ */
+export class TileNodeReader implements NodeReader {
+  private readonly cache = new Map<string, Buffer[][]>();
+
+  constructor(
+    private readonly tiles: TileReader,
+    private readonly cacheTiles = 1024,
+  ) {}
+
+  async readNodes(nodes: readonly NodeId[]): Promise<Buffer[]> {
+    const where = nodes.map(locate);
+    const key = (w: Located) => `${w.level}/${w.index}`;
+    const missing = new Map<string, TileId>();
+    for (const w of where)
+      if (!this.cache.has(key(w))) missing.set(key(w), { level: w.level, index: w.index });
+    const ids = [...missing.values()];
+    const datas = ids.length > 0 ? await this.tiles.readTiles(ids) : [];
+    const fresh = new Map<string, Buffer[][]>();
+    ids.forEach((id, i) => {
+      const data = datas[i];
+      if (!data) return;
+      const levels = expand(splitHashes(data, Math.floor(data.length / HASH_SIZE)));
+      fresh.set(`${id.level}/${id.index}`, levels);
+      if (data.length === TILE_WIDTH * HASH_SIZE) this.remember(`${id.level}/${id.index}`, levels);
+    });
+    return where.map((w, i) => {
+      const h = (this.cache.get(key(w)) ?? fresh.get(key(w)))?.[w.height]?.[w.offset];
+      if (!h) throw new Error(`tree node ${JSON.stringify(nodes[i])} is not in the stored tiles`);
+      return h;
+    });
+  }
+
+  private remember(k: string, levels: Buffer[][]): void {
+    if (this.cache.size >= this.cacheTiles) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(k, levels);
+  }
+}
+
+interface Located extends TileId {
+  height: number;
+  offset: number;
+}
+
+function locate(n: NodeId): Located {
+  const level = Math.floor(n.level / TILE_HEIGHT);
+  const height = n.level - level * TILE_HEIGHT;
+  const first = n.index * 2 ** height;
+  return { level, index: Math.floor(first / TILE_WIDTH), height, offset: (first % TILE_WIDTH) / 2 ** height };
+}
+
+/** Tiles in memory: for tests, and for a verifier that loads a bundle. */
+export class MemoryTiles implements TileReader {
+  readonly tiles = new Map<string, Buffer>();
+
+  write(tiles: readonly Tile[]): void {
+    for (const t of tiles) this.tiles.set(`${t.level}/${t.index}`, t.data);
+  }
+
+  async readTiles(ids: readonly TileId[]): Promise<(Buffer | undefined)[]> {
+    return ids.map((id) => this.tiles.get(`${id.level}/${id.index}`));
+  }
+}
