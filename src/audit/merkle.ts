@@ -69,7 +69,7 @@ export class CompactRange {
   private readonly stack: Buffer[] = [];
 
   append(leaf: Uint8Array): void {
-    let h = Buffer.from(leaf);
+    let h: Buffer = Buffer.from(leaf);
     let s = this.size;
     while (s & 1) {
       h = nodeHash(this.stack.pop()!, h);
@@ -103,7 +103,7 @@ export function rangeNodes(start: number, end: number): NodeId[] {
 /** MTH of a range given the hashes of its `rangeNodes`, folded right to left as RFC 9162 defines. */
 export function foldRange(nodes: readonly Uint8Array[]): Buffer {
   if (nodes.length === 0) return emptyRoot;
-  let h = Buffer.from(nodes[nodes.length - 1]!);
+  let h: Buffer = Buffer.from(nodes[nodes.length - 1]!);
   for (let i = nodes.length - 2; i >= 0; i--) h = nodeHash(nodes[i]!, h);
   return h;
 }
@@ -172,7 +172,7 @@ export function rootFromInclusionProof(
   checkIndex(index, size);
   let fn = index;
   let sn = size - 1;
-  let r = Buffer.from(leaf);
+  let r: Buffer = Buffer.from(leaf);
   for (const p of proof) {
     if (sn === 0) throw new Error('inclusion proof is longer than the tree is deep');
     if (fn % 2 === 1 || fn === sn) {
@@ -228,8 +228,8 @@ export function verifyConsistency(
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  let fr = Buffer.from(path[0]!);
-  let sr = Buffer.from(path[0]!);
+  let fr: Buffer = Buffer.from(path[0]!);
+  let sr: Buffer = Buffer.from(path[0]!);
   for (const c of path.slice(1)) {
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {

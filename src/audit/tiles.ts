@@ -67,7 +67,8 @@ export function appendLeaves(edge: TreeEdge, leaves: readonly Buffer[]): { edge:
   const dirty = new Set<number>();
   let size = edge.size;
   const push = (level: number, h: Buffer): void => {
-    const row = (rows[level] ??= []);
+    if (!rows[level]) rows[level] = [];
+    const row = rows[level];
     row.push(h);
     dirty.add(level);
     if (row.length < TILE_WIDTH) return;
