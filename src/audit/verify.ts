@@ -1,0 +1,332 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BUNDLE, listCheckpoints, readEntryLines, readTileFiles } from './bundle.js';
+import { type LogKey, logKeyFrom, type OpenedCheckpoint, openCheckpoint } from './checkpoint.js';
+import { CompactRange, emptyRoot, HASH_SIZE, leafHash } from './merkle.js';
+import { appendLeaves, emptyEdge, TILE_WIDTH, type Tile, tilePath } from './tiles.js';
+
+/** Offline verification of an export bundle (see bundle.ts), trusting only the verifier key. */
+
+export type ProblemCode = 'key' | 'checkpoint' | 'order' | 'fork' | 'rollback' | 'entry' | 'tile' | 'bundle';
+
+export interface VerifyProblem {
+  code: ProblemCode;
+  message: string;
+  /** The first bad entry, when one can be named. */
+  index?: number;
+  /** The bundle file at fault, when one can be named. */
+  path?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  entries: number;
+  checkpoints: number;
+  size?: number;
+  root?: string;
+  /** POSIX seconds of the latest checkpoint's timestamp. */
+  timestamp?: number;
+  problem?: VerifyProblem;
+}
+
+export interface VerifyOptions {
+  /** The log's verifier key, obtained from the operator out of band (`countersign audit key`). */
+  key: string;
+  /** A checkpoint the auditor saved earlier; the bundle must extend it. */
+  trustedCheckpoint?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+class Failed extends Error {
+  constructor(readonly problem: VerifyProblem) {
+    super(problem.message);
+  }
+}
+
+const fail = (p: VerifyProblem): never => {
+  throw new Failed(p);
+};
+
+export async function verifyBundle(dir: string, opts: VerifyOptions): Promise<VerifyReport> {
+  const report: VerifyReport = { ok: false, entries: 0, checkpoints: 0 };
+  try {
+    await run(dir, opts, report);
+    report.ok = true;
+  } catch (e) {
+    if (!(e instanceof Failed)) throw e;
+    report.problem = e.problem;
+  }
+  return report;
+}
+
+async function run(dir: string, opts: VerifyOptions, report: VerifyReport): Promise<void> {
+  let key: LogKey;
+  try {
+    key = logKeyFrom(opts.key);
+  } catch (e) {
+    return fail({ code: 'key', message: (e as Error).message });
+  }
+  const cps = await openAll(dir, key);
+  report.checkpoints = cps.length;
+  const latest = cps[cps.length - 1]!.checkpoint;
+  Object.assign(report, {
+    size: latest.size,
+    root: latest.root.toString('base64'),
+    timestamp: cps[cps.length - 1]!.timestamp,
+  });
+  const trusted =
+    opts.trustedCheckpoint === undefined ? undefined : openTrusted(opts.trustedCheckpoint, key, latest.size);
+  const expect = [...cps.map((c) => c.checkpoint), ...(trusted ? [trusted.checkpoint] : [])];
+  const { leaves, rootsAt } = await hashEntries(
+    dir,
+    new Set(expect.map((c) => c.size)),
+    latest.size,
+    opts.onProgress,
+  );
+  report.entries = leaves.count;
+  const rootOk = (c: { size: number; root: Buffer }) => rootsAt.get(c.size)?.equals(c.root) === true;
+  const badCp = cps.map((c) => c.checkpoint).find((c) => !rootOk(c));
+  if (badCp || leaves.count !== latest.size) {
+    return fail(await locateBadEntry(dir, leaves, cps, rootOk));
+  }
+  if (trusted && !rootOk(trusted.checkpoint)) {
+    return fail({
+      code: 'fork',
+      message: `the log's tree of size ${trusted.checkpoint.size} differs from your trusted checkpoint: its history was rewritten (fork)`,
+    });
+  }
+  await checkTiles(dir, leaves);
+}
+
+async function openAll(dir: string, key: LogKey): Promise<OpenedCheckpoint[]> {
+  const names = await listCheckpoints(dir);
+  if (names.length === 0)
+    fail({ code: 'bundle', message: 'the bundle has no signed checkpoints', path: BUNDLE.checkpoints });
+  const out: OpenedCheckpoint[] = [];
+  for (const path of names) {
+    const text = await readFile(join(dir, path), 'utf8');
+    try {
+      out.push(openCheckpoint(text, key));
+    } catch (e) {
+      fail({
+        code: 'checkpoint',
+        path,
+        message: `checkpoint ${path} is not validly signed by the log key: ${(e as Error).message}`,
+      });
+    }
+    checkOrder(out, path);
+  }
+  const latestText = await readFile(join(dir, BUNDLE.checkpoint), 'utf8').catch(() => undefined);
+  if (latestText !== out[out.length - 1]!.text) {
+    fail({
+      code: 'checkpoint',
+      path: BUNDLE.checkpoint,
+      message: `${BUNDLE.checkpoint} is not the last checkpoint of ${BUNDLE.checkpoints}/`,
+    });
+  }
+  return out;
+}
+
+function checkOrder(cps: OpenedCheckpoint[], path: string): void {
+  if (cps.length < 2) return;
+  const prev = cps[cps.length - 2]!;
+  const cur = cps[cps.length - 1]!;
+  if (cur.timestamp < prev.timestamp) {
+    fail({
+      code: 'order',
+      path,
+      message: `checkpoint ${path} is dated ${cur.timestamp}, before the one signed earlier (${prev.timestamp})`,
+    });
+  }
+  if (cur.checkpoint.size < prev.checkpoint.size) {
+    fail({
+      code: 'order',
+      path,
+      message: `checkpoint ${path} has size ${cur.checkpoint.size}, smaller than the one signed earlier (${prev.checkpoint.size})`,
+    });
+  }
+  if (cur.checkpoint.size === prev.checkpoint.size && !cur.checkpoint.root.equals(prev.checkpoint.root)) {
+    fail({
+      code: 'fork',
+      path,
+      message: `checkpoint ${path} has the size of the previous one but another root: the log forked`,
+    });
+  }
+}
+
+function openTrusted(text: string, key: LogKey, latestSize: number): OpenedCheckpoint {
+  let t: OpenedCheckpoint;
+  try {
+    t = openCheckpoint(text, key);
+  } catch (e) {
+    return fail({
+      code: 'key',
+      message: `the trusted checkpoint does not verify with the log key: ${(e as Error).message}`,
+    });
+  }
+  if (t.checkpoint.size > latestSize) {
+    fail({
+      code: 'rollback',
+      index: latestSize,
+      message: `your trusted checkpoint covers ${t.checkpoint.size} entries but the bundle only ${latestSize}: entries from index ${latestSize} were dropped`,
+    });
+  }
+  return t;
+}
+
+/** Leaf hashes packed in chunks: a million Buffer objects would cost more than the hashes. */
+class LeafHashes {
+  private readonly chunks: Buffer[] = [];
+  count = 0;
+  private static readonly PER_CHUNK = 1 << 16;
+
+  push(h: Buffer): void {
+    const at = this.count % LeafHashes.PER_CHUNK;
+    if (at === 0) this.chunks.push(Buffer.allocUnsafe(LeafHashes.PER_CHUNK * HASH_SIZE));
+    h.copy(this.chunks[this.chunks.length - 1]!, at * HASH_SIZE);
+    this.count++;
+  }
+
+  get(i: number): Buffer {
+    const c = this.chunks[Math.floor(i / LeafHashes.PER_CHUNK)]!;
+    const at = (i % LeafHashes.PER_CHUNK) * HASH_SIZE;
+    return c.subarray(at, at + HASH_SIZE);
+  }
+}
+
+async function hashEntries(
+  dir: string,
+  sizes: Set<number>,
+  total: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ leaves: LeafHashes; rootsAt: Map<number, Buffer> }> {
+  const leaves = new LeafHashes();
+  const compact = new CompactRange();
+  const rootsAt = new Map<number, Buffer>();
+  if (sizes.has(0)) rootsAt.set(0, emptyRoot);
+  try {
+    for await (const line of readEntryLines(dir)) {
+      const h = leafHash(line);
+      leaves.push(h);
+      compact.append(h);
+      if (sizes.has(compact.size)) rootsAt.set(compact.size, compact.root());
+      if (onProgress && compact.size % 65_536 === 0) onProgress(compact.size, total);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (total > 0)
+      fail({ code: 'bundle', path: BUNDLE.entries, index: 0, message: `${BUNDLE.entries} is missing` });
+  }
+  onProgress?.(compact.size, total);
+  return { leaves, rootsAt };
+}
+
+/**
+ * The entries do not hash to the signed roots. Tiles that hash to the latest signed root are the
+ * log's true leaf hashes, so the first entry that differs from them is the first bad one. If the
+ * tiles were altered too, the signed checkpoints still bound where the damage starts.
+ */
+async function locateBadEntry(
+  dir: string,
+  leaves: LeafHashes,
+  cps: OpenedCheckpoint[],
+  rootOk: (c: { size: number; root: Buffer }) => boolean,
+): Promise<VerifyProblem> {
+  const latest = cps[cps.length - 1]!.checkpoint;
+  const truth = await authenticTiles(dir, latest.size, latest.root);
+  const bad = (index: number, why: string): VerifyProblem => ({
+    code: 'entry',
+    index,
+    path: BUNDLE.entries,
+    message: `entry ${index} (line ${index + 1} of ${BUNDLE.entries}) ${why}`,
+  });
+  if (truth) {
+    const n = Math.min(leaves.count, latest.size);
+    for (let i = 0; i < n; i++) {
+      if (!leaves.get(i).equals(truth(i)))
+        return bad(i, 'is not the entry the log signed: altered, removed, reordered or inserted');
+    }
+  }
+  if (leaves.count < latest.size)
+    return bad(leaves.count, `is missing: the latest checkpoint covers ${latest.size} entries`);
+  if (leaves.count > latest.size) {
+    return bad(
+      latest.size,
+      `and the ones after it are not covered by any signed checkpoint (the latest covers ${latest.size})`,
+    );
+  }
+  const sizes = [
+    0,
+    ...cps
+      .map((c) => c.checkpoint)
+      .filter(rootOk)
+      .map((c) => c.size),
+  ];
+  const from = Math.max(...sizes);
+  const to = cps.map((c) => c.checkpoint).find((c) => !rootOk(c))!.size;
+  return bad(
+    from,
+    `or one after it up to index ${to - 1} was altered; the tiles were altered too, so the exact entry cannot be named`,
+  );
+}
+
+/**
+ * A lookup of leaf hashes from the bundle's level-0 tiles, if they hash to the signed root. Only
+ * level 0 is used: upper tiles would let an altered level-0 tile go unnoticed.
+ */
+async function authenticTiles(
+  dir: string,
+  size: number,
+  root: Buffer,
+): Promise<((i: number) => Buffer) | undefined> {
+  const { tiles } = await readTileFiles(dir);
+  const row = new Map<number, Buffer>();
+  for (const t of tiles) {
+    if (
+      t.level === 0 &&
+      t.data.length === t.width * HASH_SIZE &&
+      (row.get(t.index)?.length ?? 0) < t.data.length
+    ) {
+      row.set(t.index, t.data);
+    }
+  }
+  const leaf = (i: number): Buffer | undefined => {
+    const data = row.get(Math.floor(i / TILE_WIDTH));
+    const at = (i % TILE_WIDTH) * HASH_SIZE;
+    return data && data.length >= at + HASH_SIZE ? data.subarray(at, at + HASH_SIZE) : undefined;
+  };
+  const compact = new CompactRange();
+  for (let i = 0; i < size; i++) {
+    const h = leaf(i);
+    if (!h) return undefined;
+    compact.append(h);
+  }
+  return compact.root().equals(root) ? (i) => leaf(i)! : undefined;
+}
+
+/** The entries are right; the tiles must be exactly the ones they produce, nothing more. */
+async function checkTiles(dir: string, leaves: LeafHashes): Promise<void> {
+  const expected = new Map<string, Tile>();
+  let edge = emptyEdge();
+  for (let i = 0; i < leaves.count; i += 65_536) {
+    const batch: Buffer[] = [];
+    for (let j = i; j < Math.min(leaves.count, i + 65_536); j++) batch.push(leaves.get(j));
+    const r = appendLeaves(edge, batch);
+    edge = r.edge;
+    for (const t of r.tiles) expected.set(`${t.level}/${t.index}`, t);
+  }
+  const { tiles, stray } = await readTileFiles(dir);
+  if (stray.length > 0)
+    fail({ code: 'tile', path: stray[0]!, message: `${stray[0]} is not a tile of this log` });
+  const have = new Map(tiles.map((t) => [t.path, t]));
+  for (const t of [...expected.values()].sort((a, b) => a.level - b.level || a.index - b.index)) {
+    const path = tilePath(t.level, t.index, t.width);
+    const got = have.get(path);
+    if (!got) fail({ code: 'tile', path, message: `tile ${path} is missing` });
+    if (!got!.data.equals(t.data))
+      fail({ code: 'tile', path, message: `tile ${path} does not match the entries` });
+    have.delete(path);
+  }
+  const extra = [...have.keys()][0];
+  if (extra) fail({ code: 'tile', path: extra, message: `tile ${extra} does not belong to the signed tree` });
+}
