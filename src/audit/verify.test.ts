@@ -148,7 +148,7 @@ describe('tampering with entries is detected and the first bad index named', () 
     // The attacker also rewrites the level-0 hash, so the tiles no longer match the signed root.
     const tile = join(dir, 'tile/0/001');
     const data = await readFile(tile);
-    data[(300 - 256) * 32] ^= 1;
+    data[(300 - 256) * 32] = data[(300 - 256) * 32]! ^ 1;
     await writeFile(tile, data);
     const r = await verifyBundle(dir, { key: vkey });
     expect(r.problem).toMatchObject({ code: 'entry', index: 256 });
@@ -169,7 +169,7 @@ describe('tampering with tiles and checkpoints is detected and the file named', 
           const path = join(dir, f);
           if (op === 'mutate') {
             const data = await readFile(path);
-            data[at % data.length] ^= 0x40;
+            data[at % data.length] = data[at % data.length]! ^ 0x40;
             await writeFile(path, data);
           } else if (op === 'delete') {
             await unlink(path);
@@ -253,7 +253,6 @@ describe('trusted checkpoint', () => {
     const b = join(base, `fb${run++}`);
     await writeTestBundle(b, 50, [50], signer);
     await rewriteEntries(b, (ls) => ls.map((l) => l.replace('request.submitted', 'request.approved')));
-    const { writeTestBundle: _ } = await import('./testing.js');
     // Re-sign b's altered history so that b is self-consistent: the operator forked the log.
     const forkDir = join(base, `fork${run++}`);
     const altered = (await readFile(join(b, BUNDLE.entries), 'utf8')).split('\n').slice(0, -1);
