@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import canonicalizeModule from 'canonicalize';
+
+// canonicalize is CommonJS (`module.exports = fn`) while its types declare a default export.
+const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
 
 /** A JSON value as it arrives from an edge and is hashed by RFC 8785. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -19,10 +22,14 @@ export interface Action {
  * RFC 8785 canonical JSON of the parts of an action an approval is bound to.
  * The justification is deliberately left out: rewording the reason does not change what runs.
  */
-export function canonicalAction(action: Pick<Action, 'type' | 'resource' | 'params'>): string {
-  const text = canonicalize({ type: action.type, resource: action.resource, params: action.params });
-  if (text === undefined) throw new TypeError('action cannot be canonicalized');
+export function canonicalJson(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('value cannot be canonicalized');
   return text;
+}
+
+export function canonicalAction(action: Pick<Action, 'type' | 'resource' | 'params'>): string {
+  return canonicalJson({ type: action.type, resource: action.resource, params: action.params });
 }
 
 /** Lower-case hex SHA-256 of the canonical action. */

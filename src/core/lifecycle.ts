@@ -21,10 +21,20 @@ export function canMove(from: RequestStatus, to: RequestStatus): boolean {
   return transitions[from].includes(to);
 }
 
-function move(req: ActionRequest, to: RequestStatus, now: number, patch: Partial<ActionRequest> = {}): ActionRequest {
+function move(
+  req: ActionRequest,
+  to: RequestStatus,
+  now: number,
+  patch: Partial<ActionRequest> = {},
+): ActionRequest {
   if (!canMove(req.status, to)) {
-    const code = req.status === 'pending' || to === 'executed' || to === 'failed' ? 'CS_ERR_ILLEGAL_TRANSITION' : 'CS_ERR_NOT_PENDING';
-    throw new CountersignError(code, `request ${req.id} is ${req.status}; it cannot become ${to}`, { status: req.status });
+    const code =
+      req.status === 'pending' || to === 'executed' || to === 'failed'
+        ? 'CS_ERR_ILLEGAL_TRANSITION'
+        : 'CS_ERR_NOT_PENDING';
+    throw new CountersignError(code, `request ${req.id} is ${req.status}; it cannot become ${to}`, {
+      status: req.status,
+    });
   }
   return { ...req, ...patch, status: to, updatedAt: now, version: req.version + 1 };
 }
@@ -71,13 +81,22 @@ export function recordResult(
     throw new CountersignError('CS_ERR_RESULT_RECORDED', `request ${req.id} already has a result`);
   }
   if (req.status !== 'allowed' && req.status !== 'approved') {
-    throw new CountersignError('CS_ERR_ILLEGAL_TRANSITION', `request ${req.id} is ${req.status}; only an allowed or approved action can run`);
+    throw new CountersignError(
+      'CS_ERR_ILLEGAL_TRANSITION',
+      `request ${req.id} is ${req.status}; only an allowed or approved action can run`,
+    );
   }
   if (hash !== req.hash) {
-    throw new CountersignError('CS_ERR_HASH_MISMATCH', `the result names action hash ${hash.slice(0, 12)}, but request ${req.id} was decided for ${req.hash.slice(0, 12)}`);
+    throw new CountersignError(
+      'CS_ERR_HASH_MISMATCH',
+      `the result names action hash ${hash.slice(0, 12)}, but request ${req.id} was decided for ${req.hash.slice(0, 12)}`,
+    );
   }
   if (req.validUntil !== null && now > req.validUntil) {
-    throw new CountersignError('CS_ERR_APPROVAL_EXPIRED', `request ${req.id} was valid until ${new Date(req.validUntil).toISOString()}`);
+    throw new CountersignError(
+      'CS_ERR_APPROVAL_EXPIRED',
+      `request ${req.id} was valid until ${new Date(req.validUntil).toISOString()}`,
+    );
   }
   const to = result.outcome === 'succeeded' ? 'executed' : 'failed';
   return move(req, to, now, { result: { ...result, at: now } });

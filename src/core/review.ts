@@ -18,7 +18,10 @@ export function isEligible(requirement: ApprovalRequirement, groups: readonly st
   return groups.some((g) => eligible.has(g));
 }
 
-function samePerson(a: Pick<Review, 'reviewerId' | 'reviewerEmail'>, b: Pick<Reviewer, 'id' | 'email'>): boolean {
+function samePerson(
+  a: Pick<Review, 'reviewerId' | 'reviewerEmail'>,
+  b: Pick<Reviewer, 'id' | 'email'>,
+): boolean {
   return norm(a.reviewerId) === norm(b.id) || norm(a.reviewerEmail) === norm(b.email);
 }
 
@@ -48,7 +51,10 @@ export function tally(requirement: ApprovalRequirement, reviews: readonly Review
 }
 
 /** Quorum progress for display: per clause, how many distinct approvers it has of how many it needs. */
-export function progress(requirement: ApprovalRequirement, reviews: readonly Review[]): Array<QuorumClause & { have: number }> {
+export function progress(
+  requirement: ApprovalRequirement,
+  reviews: readonly Review[],
+): Array<QuorumClause & { have: number }> {
   const approvals = reviews.filter((r) => r.vote === 'approve');
   return requirement.anyOf.map((c) => ({
     ...c,
@@ -75,21 +81,35 @@ export function checkVote(
 ): { review: Review; outcome: Tally } {
   const { reviewer } = input;
   if (req.status !== 'pending' || req.requirement === null) {
-    throw new CountersignError('CS_ERR_NOT_PENDING', `request ${req.id} is ${req.status}`, { status: req.status });
+    throw new CountersignError('CS_ERR_NOT_PENDING', `request ${req.id} is ${req.status}`, {
+      status: req.status,
+    });
   }
   if (isSelfReview(req, reviewer)) {
-    throw new CountersignError('CS_ERR_SELF_APPROVAL', `${reviewer.email} is in the delegation chain of request ${req.id}`);
+    throw new CountersignError(
+      'CS_ERR_SELF_APPROVAL',
+      `${reviewer.email} is in the delegation chain of request ${req.id}`,
+    );
   }
   if (!isEligible(req.requirement, reviewer.groups)) {
     const need = [...eligibleGroups(req.requirement)].join(', ');
-    throw new CountersignError('CS_ERR_NOT_ELIGIBLE', `${reviewer.email} is in none of the approver groups (${need})`);
+    throw new CountersignError(
+      'CS_ERR_NOT_ELIGIBLE',
+      `${reviewer.email} is in none of the approver groups (${need})`,
+    );
   }
   const step = req.requirement.stepUpMs;
   if (step !== undefined && (reviewer.authTime === undefined || now - reviewer.authTime > step)) {
-    throw new CountersignError('CS_ERR_STEP_UP_REQUIRED', `this rule needs a login within the last ${Math.round(step / 60000)} minutes`);
+    throw new CountersignError(
+      'CS_ERR_STEP_UP_REQUIRED',
+      `this rule needs a login within the last ${Math.round(step / 60000)} minutes`,
+    );
   }
   if (existing.some((r) => samePerson(r, reviewer))) {
-    throw new CountersignError('CS_ERR_ALREADY_VOTED', `${reviewer.email} already voted on request ${req.id}`);
+    throw new CountersignError(
+      'CS_ERR_ALREADY_VOTED',
+      `${reviewer.email} already voted on request ${req.id}`,
+    );
   }
   const review: Review = {
     requestId: req.id,

@@ -1,0 +1,80 @@
+import type { Command } from 'commander';
+import { type ClientFlags, clientFrom, clientHelp } from '../context.js';
+import { requestDetail, requestTable } from '../format.js';
+import { printJson, UsageError } from '../output.js';
+
+/** Commands a reviewer runs with a reviewer token, and read access to requests. */
+export function reviewCommands(program: Command): void {
+  const review = program.command('review').description('vote on pending requests (reviewer token)');
+  for (const vote of ['approve', 'deny'] as const) {
+    review
+      .command(vote)
+      .description(`${vote} a pending request`)
+      .argument('<id>', 'request id')
+      .option(
+        '-m, --comment <text>',
+        vote === 'deny' ? 'why (required for deny)' : 'comment for the audit trail',
+      )
+      .option(...clientHelp.url)
+      .option(...clientHelp.token)
+      .option('--json', 'print the request as JSON')
+      .addHelpText(
+        'after',
+        '\nExit codes: 0 vote counted, 5 refused (self-approval, not eligible, already voted, no longer pending), 1 other errors.',
+      )
+      .action(async (id: string, opts: ClientFlags & { comment?: string; json?: boolean }) => {
+        if (vote === 'deny' && !opts.comment)
+          throw new UsageError('deny needs --comment with the reason, which the requester sees');
+        const view = await clientFrom(opts).review(id, vote, opts.comment);
+        if (opts.json) printJson(view);
+        else
+          process.stdout.write(
+            `${vote === 'approve' ? 'approved' : 'denied'} by you; request ${view.id} is now ${view.status}\n`,
+          );
+      });
+  }
+  review
+    .command('pending')
+    .description('requests you may vote on')
+    .option(...clientHelp.url)
+    .option(...clientHelp.token)
+    .option('--json', 'print JSON')
+    .action(async (opts: ClientFlags & { json?: boolean }) => {
+      const { items } = await clientFrom(opts).pendingReviews();
+      if (opts.json) printJson(items);
+      else process.stdout.write(`${requestTable(items)}\n`);
+    });
+
+  const requests = program
+    .command('requests')
+    .description('read requests (an agent sees its own, a reviewer all)');
+  requests
+    .command('list')
+    .description('list requests, newest first')
+    .option('--status <status>', 'only this status (pending, approved, …)')
+    .option('--limit <n>', 'at most this many', (v) => Number.parseInt(v, 10), 50)
+    .option(...clientHelp.url)
+    .option(...clientHelp.token)
+    .option('--json', 'print JSON')
+    .action(async (opts: ClientFlags & { status?: string; limit: number; json?: boolean }) => {
+      const { items } = await clientFrom(opts).list({
+        limit: opts.limit,
+        ...(opts.status ? { status: opts.status as never } : {}),
+      });
+      if (opts.json) printJson(items);
+      else process.stdout.write(`${requestTable(items)}\n`);
+    });
+  requests
+    .command('show')
+    .description('one request with its reviews and audit trail')
+    .argument('<id>', 'request id')
+    .option(...clientHelp.url)
+    .option(...clientHelp.token)
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: ClientFlags & { json?: boolean }) => {
+      const client = clientFrom(opts);
+      const [view, events] = await Promise.all([client.get(id), client.events(id)]);
+      if (opts.json) printJson({ request: view, events: events.items });
+      else process.stdout.write(`${requestDetail(view, events.items)}\n`);
+    });
+}

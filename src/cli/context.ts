@@ -1,0 +1,34 @@
+import { existsSync } from 'node:fs';
+import { type Config, loadConfig } from '../config/load.js';
+import { CountersignClient } from '../sdk/client.js';
+import { UsageError } from './output.js';
+
+export interface ConfigOption {
+  config?: string;
+}
+
+export interface ClientFlags {
+  url?: string;
+  token?: string;
+}
+
+/** `--config FILE`, else `./countersign.yaml` when present, else the embedded defaults. */
+export function resolveConfig(opts: ConfigOption): Config {
+  const file = opts.config ?? (existsSync('countersign.yaml') ? 'countersign.yaml' : null);
+  return loadConfig(file);
+}
+
+export function clientFrom(flags: ClientFlags): CountersignClient {
+  const token = flags.token ?? process.env.COUNTERSIGN_TOKEN;
+  if (!token)
+    throw new UsageError(
+      'no credential: pass --token or set COUNTERSIGN_TOKEN to an agent key or reviewer token',
+    );
+  const url = flags.url ?? process.env.COUNTERSIGN_URL ?? 'http://127.0.0.1:8080';
+  return new CountersignClient({ url, token });
+}
+
+export const clientHelp = {
+  url: ['--url <url>', 'gateway URL (env COUNTERSIGN_URL, default http://127.0.0.1:8080)'],
+  token: ['--token <token>', 'agent key or reviewer token (env COUNTERSIGN_TOKEN)'],
+} as const;

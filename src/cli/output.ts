@@ -1,0 +1,59 @@
+import { CountersignError } from '../core/errors.js';
+import { CountersignApiError } from '../sdk/client.js';
+import { SourceError } from '../util/yaml-source.js';
+
+/** Exit codes, documented in docs/cli.md. Scripts rely on them: never renumber. */
+export const exit = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  refused: 3,
+  pending: 4,
+  apiError: 5,
+} as const;
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Left-aligned columns for human output. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  '))
+    .join('\n');
+}
+
+/** Prints an error the way a user can act on it and returns the exit code it deserves. */
+export function report(error: unknown): number {
+  if (error instanceof CountersignApiError) {
+    const p = error.problem;
+    process.stderr.write(`error: ${p.title}${p.detail ? `: ${p.detail}` : ''}\n`);
+    for (const e of p.errors ?? []) process.stderr.write(`  ${e.path} ${e.message}\n`);
+    if (p.fix) process.stderr.write(`hint: ${p.fix}\n`);
+    return p.status >= 500 ? exit.failure : exit.apiError;
+  }
+  if (error instanceof SourceError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return exit.usage;
+  }
+  if (error instanceof CountersignError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return error.status < 500 ? exit.apiError : exit.failure;
+  }
+  if (error instanceof UsageError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return exit.usage;
+  }
+  const cause = (error as { cause?: { code?: string } }).cause;
+  if (error instanceof TypeError && cause?.code === 'ECONNREFUSED') {
+    process.stderr.write(
+      'error: cannot reach the gateway; is `countersign serve` running? Set --url or COUNTERSIGN_URL.\n',
+    );
+    return exit.failure;
+  }
+  process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  return exit.failure;
+}
+
+export class UsageError extends Error {}

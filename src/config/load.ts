@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYamlScalar } from 'yaml';
+import { parseDuration } from '../util/duration.js';
+import { validateSource } from '../util/validate.js';
+import { parseYaml, SourceError, type YamlSource } from '../util/yaml-source.js';
+import { ConfigFile, type ReviewerEntryT } from './schema.js';
+
+/** The configuration after validation, defaults and path resolution: what the server runs on. */
+export interface Config {
+  /** The file it came from, or null for the embedded defaults. */
+  file: string | null;
+  server: {
+    host: string;
+    port: number;
+    bodyLimit: number;
+    maxWaitMs: number;
+    publicUrl: string | null;
+    logLevel: string;
+  };
+  dataDir: string;
+  store: { driver: 'sqlite'; path: string };
+  /** Null means the embedded example policy is copied into the data dir on first start. */
+  policyFiles: string[] | null;
+  audit: { signingKeyFile: string };
+  expirySweepMs: number;
+  reviewers: Array<Required<ReviewerEntryT>>;
+  dev: boolean;
+}
+
+export const envPrefix = 'COUNTERSIGN__';
+
+/**
+ * `COUNTERSIGN__SERVER__PORT=9000` sets `server.port`. Values are read as YAML scalars, so numbers
+ * and booleans keep their type; a list can be given as `[a, b]`.
+ */
+function applyEnv(source: YamlSource, env: NodeJS.ProcessEnv): Map<string, string> {
+  const applied = new Map<string, string>();
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(envPrefix) || raw === undefined) continue;
+    const path = name
+      .slice(envPrefix.length)
+      .split('__')
+      .map((seg) => seg.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()));
+    source.doc.setIn(path, parseYamlScalar(raw));
+    applied.set(path.join('.'), name);
+  }
+  source.value = source.doc.toJS();
+  return applied;
+}
+
+function rel(base: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(base, p);
+}
+
+/** Loads a configuration file (or the embedded defaults when `file` is null) with env overrides. */
+export function loadConfig(
+  file: string | null,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): Config {
+  let text = '{}';
+  if (file) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new SourceError(
+        file,
+        `cannot read the configuration file (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+        'Check the path given to --config',
+      );
+    }
+  }
+  const label = file ?? '(embedded defaults)';
+  const source = parseYaml(text, label);
+  const fromEnv = applyEnv(source, env);
+  const where = source.where;
+  source.where = (path) => {
+    const key = path.filter((p) => typeof p === 'string').join('.');
+    for (const [envPath, name] of fromEnv) if (key.startsWith(envPath)) return `environment variable ${name}`;
+    return where(path);
+  };
+  const c = validateSource(ConfigFile, source, 'See docs/configuration.md for every key');
+  const base = file ? dirname(resolve(cwd, file)) : cwd;
+  const dataDir = rel(base, c.dataDir ?? '.countersign');
+  const server = c.server ?? {};
+  return {
+    file,
+    server: {
+      host: server.host ?? '127.0.0.1',
+      port: server.port ?? 8080,
+      bodyLimit: server.bodyLimit ?? 262_144,
+      maxWaitMs: parseDuration(server.maxWait ?? '60s') as number,
+      publicUrl: server.publicUrl ?? null,
+      logLevel: server.logLevel ?? 'info',
+    },
+    dataDir,
+    store: { driver: 'sqlite', path: rel(base, c.store?.path ?? resolve(dataDir, 'countersign.db')) },
+    policyFiles: c.policy ? c.policy.files.map((f) => rel(base, f)) : null,
+    audit: { signingKeyFile: rel(base, c.audit?.signingKeyFile ?? resolve(dataDir, 'audit-signing.key')) },
+    expirySweepMs: parseDuration(c.expiry?.sweepInterval ?? '1s') as number,
+    reviewers: (c.reviewers ?? []).map((r) => ({ ...r, name: r.name ?? r.email })),
+    dev: c.dev ?? file === null,
+  };
+}

@@ -1,0 +1,105 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+const Duration = Type.String({
+  pattern: '^(\\d+(ms|s|m|h|d))+$',
+  description: 'A duration such as 500ms, 1s, 15m.',
+});
+
+export const ReviewerEntry = Type.Object(
+  {
+    id: Type.String({ minLength: 1, description: 'Stable identity key (the IdP subject or the email).' }),
+    email: Type.String({ format: 'email' }),
+    name: Type.Optional(Type.String()),
+    groups: Type.Array(Type.String({ minLength: 1 }), {
+      description: 'Approver groups this reviewer belongs to.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigFile = Type.Object(
+  {
+    server: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ default: '127.0.0.1', description: 'Address to listen on.' })),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 8080 })),
+          bodyLimit: Type.Optional(
+            Type.Integer({
+              minimum: 1024,
+              maximum: 16_777_216,
+              default: 262_144,
+              description: 'Largest accepted request body in bytes.',
+            }),
+          ),
+          maxWait: Type.Optional(
+            Type.String({
+              ...Duration,
+              default: '60s',
+              description: 'Longest long-poll wait an agent may ask for.',
+            }),
+          ),
+          publicUrl: Type.Optional(
+            Type.String({ format: 'uri', description: 'URL reviewers and agents reach the gateway at.' }),
+          ),
+          logLevel: Type.Optional(
+            Type.Union(
+              ['fatal', 'error', 'warn', 'info', 'debug', 'silent'].map((l) => Type.Literal(l)),
+              { default: 'info' },
+            ),
+          ),
+        },
+        { additionalProperties: false, default: {} },
+      ),
+    ),
+    dataDir: Type.Optional(
+      Type.String({ description: 'Directory for the SQLite file and keys; relative to this file.' }),
+    ),
+    store: Type.Optional(
+      Type.Object(
+        {
+          driver: Type.Literal('sqlite', { default: 'sqlite' }),
+          path: Type.Optional(
+            Type.String({ description: 'SQLite file; defaults to <dataDir>/countersign.db.' }),
+          ),
+        },
+        { additionalProperties: false, default: {} },
+      ),
+    ),
+    policy: Type.Optional(
+      Type.Object(
+        {
+          files: Type.Array(Type.String({ minLength: 1 }), {
+            minItems: 1,
+            description: 'Policy files, relative to this file.',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    audit: Type.Optional(
+      Type.Object(
+        {
+          signingKeyFile: Type.Optional(
+            Type.String({ description: 'Ed25519 private key (PKCS#8 PEM); created by `countersign init`.' }),
+          ),
+        },
+        { additionalProperties: false, default: {} },
+      ),
+    ),
+    expiry: Type.Optional(
+      Type.Object({ sweepInterval: Type.Optional(Duration) }, { additionalProperties: false }),
+    ),
+    reviewers: Type.Optional(Type.Array(ReviewerEntry)),
+    dev: Type.Optional(
+      Type.Boolean({
+        description:
+          'Development mode (the default when no --config is given): demo reviewers and a demo agent key, printed on start. Never in production.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type ConfigFileT = Static<typeof ConfigFile>;
+export type ReviewerEntryT = Static<typeof ReviewerEntry>;

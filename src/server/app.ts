@@ -1,0 +1,73 @@
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { Authenticator } from '../service/auth.js';
+import type { Service } from '../service/service.js';
+import { authHooks } from './auth.js';
+import type { Metrics } from './metrics.js';
+import { errorHandler, notFoundHandler } from './problem.js';
+import { actionRoutes } from './routes/actions.js';
+import { opsRoutes } from './routes/ops.js';
+
+export interface AppOptions {
+  service: Service;
+  authenticator: Authenticator;
+  metrics: Metrics;
+  ready: () => Promise<void>;
+  bodyLimit: number;
+  maxWaitMs: number;
+  logLevel: string;
+  version: string;
+}
+
+/** Builds the HTTP app. Listening is the caller's business, so tests can use `inject` or a real port. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: options.bodyLimit,
+    logger: { level: options.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    // Per-request logs cost more than the request at thousands per second; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => crypto.randomUUID(),
+    // Unknown fields are an error, never silently dropped; query strings are coerced to their types.
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorateRequest('caller', null);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  app.addHook('onResponse', async (request, reply) => {
+    options.metrics.http.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Countersign API',
+        version: options.version,
+        description: 'Approvals gateway: submit actions, review them, read decisions.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Agent key (csk_…) or reviewer token (csr_…).',
+          },
+        },
+      },
+    },
+  });
+  await app.register(opsRoutes, { registry: options.metrics.registry, ready: options.ready });
+  await app.register(actionRoutes, {
+    service: options.service,
+    auth: authHooks(options.authenticator),
+    maxWaitMs: options.maxWaitMs,
+  });
+  return app;
+}

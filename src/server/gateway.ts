@@ -1,0 +1,130 @@
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/load.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import type { Reviewer } from '../core/identity.js';
+import { loadPolicy } from '../policy/load.js';
+import type { Policy } from '../policy/types.js';
+import { Admin } from '../service/admin.js';
+import { Authenticator, type ReviewerDirectory } from '../service/auth.js';
+import { Expirer } from '../service/expirer.js';
+import { InProcessNotifier } from '../service/notifier.js';
+import { Service } from '../service/service.js';
+import { SqliteStore } from '../store/sqlite/index.js';
+import { buildApp } from './app.js';
+import { type DevCredentials, devReviewers, ensureDevCredentials } from './dev.js';
+import { loadOrCreateSigningKey } from './keys.js';
+import { createMetrics } from './metrics.js';
+
+export const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const version = (
+  JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }
+).version;
+export const examplePolicy = join(packageRoot, 'examples', 'policies', 'default.yaml');
+
+export function staticDirectory(reviewers: Reviewer[]): ReviewerDirectory {
+  const byId = new Map(reviewers.map((r) => [r.id, r]));
+  return { get: (id) => byId.get(id), list: () => [...byId.values()] };
+}
+
+/** The reviewers a configuration declares, plus the demo ones in dev mode. */
+export function directoryFor(config: Config): ReviewerDirectory {
+  const configured: Reviewer[] = config.reviewers.map((r) => ({
+    id: r.id,
+    email: r.email,
+    name: r.name,
+    groups: r.groups,
+  }));
+  return staticDirectory(config.dev ? [...devReviewers, ...configured] : configured);
+}
+
+/** Policy files from the configuration; with none, the example policy copied into the data dir. */
+export function policyFiles(config: Config): string[] {
+  if (config.policyFiles) return config.policyFiles;
+  const file = join(config.dataDir, 'policy.yaml');
+  if (!existsSync(file)) {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    copyFileSync(examplePolicy, file);
+  }
+  return [file];
+}
+
+export function openStore(config: Config): SqliteStore {
+  return new SqliteStore({ path: config.store.path });
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  service: Service;
+  store: SqliteStore;
+  admin: Admin;
+  authenticator: Authenticator;
+  directory: ReviewerDirectory;
+  policy: () => Policy;
+  dev: DevCredentials | null;
+  signingKeyCreated: boolean;
+  close(): Promise<void>;
+}
+
+/** Assembles a complete gateway from a configuration. Does not listen; see `listen`. */
+export async function createGateway(config: Config, clock: Clock = systemClock): Promise<Gateway> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const key = loadOrCreateSigningKey(config.audit.signingKeyFile);
+  const policy = loadPolicy(policyFiles(config));
+  const store = openStore(config);
+  const metrics = createMetrics();
+  const directory = directoryFor(config);
+  const authenticator = new Authenticator(store, directory, clock);
+  const current = () => policy;
+  const service = new Service({
+    store,
+    policy: current,
+    clock,
+    notifier: new InProcessNotifier(),
+    metrics: metrics.service,
+  });
+  const admin = new Admin(store, clock, 'countersign');
+  await store.appendEvents([
+    {
+      kind: 'policy.loaded',
+      at: clock.now(),
+      requestId: null,
+      subject: { type: 'system', id: 'countersign' },
+      details: { version: policy.version, files: policy.sources },
+    },
+  ]);
+  const dev = config.dev ? await ensureDevCredentials(config.dataDir, admin, authenticator, directory) : null;
+  const app = await buildApp({
+    service,
+    authenticator,
+    metrics,
+    bodyLimit: config.server.bodyLimit,
+    maxWaitMs: config.server.maxWaitMs,
+    logLevel: config.server.logLevel,
+    version,
+    ready: async () => {
+      await store.nextDeadline();
+      current();
+    },
+  });
+  const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
+  app.addHook('onReady', async () => expirer.start());
+  return {
+    app,
+    service,
+    store,
+    admin,
+    authenticator,
+    directory,
+    policy: current,
+    dev,
+    signingKeyCreated: key.created,
+    async close() {
+      expirer.stop();
+      await app.close();
+      await store.close();
+    },
+  };
+}

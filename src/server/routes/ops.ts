@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Registry } from 'prom-client';
+
+export interface OpsRoutesOptions {
+  registry: Registry;
+  /** Throws when the gateway cannot serve decisions (store unreachable, no policy). */
+  ready: () => Promise<void>;
+}
+
+const Status = Type.Object({ status: Type.String(), reason: Type.Optional(Type.String()) });
+
+export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app, { registry, ready }) => {
+  app.get(
+    '/healthz',
+    { schema: { tags: ['ops'], summary: 'The process is up', response: { 200: Status } } },
+    async () => ({ status: 'ok' }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'The gateway can decide: store reachable, policy loaded',
+        response: { 200: Status, 503: Status },
+      },
+    },
+    async (request, reply) => {
+      try {
+        await ready();
+        return { status: 'ready' };
+      } catch (error) {
+        request.log.warn({ err: error }, 'not ready');
+        return reply
+          .code(503)
+          .send({ status: 'unavailable', reason: 'store or policy not available; see the server log' });
+      }
+    },
+  );
+
+  app.get(
+    '/metrics',
+    { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: false } },
+    async (_request, reply) => {
+      reply.type(registry.contentType);
+      return registry.metrics();
+    },
+  );
+
+  app.get('/v1/openapi.json', { schema: { tags: ['ops'], summary: 'This OpenAPI document' } }, async () =>
+    app.swagger(),
+  );
+};

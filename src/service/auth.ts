@@ -1,0 +1,57 @@
+import type { Clock } from '../core/clock.js';
+import { CountersignError } from '../core/errors.js';
+import type { Actor, Reviewer } from '../core/identity.js';
+import { parseToken, secretMatches } from '../identity/tokens.js';
+import type { Store } from '../store/store.js';
+
+/** Reviewers known to the gateway, looked up on every request so group changes apply at once. */
+export interface ReviewerDirectory {
+  get(id: string): Reviewer | undefined;
+  list(): Reviewer[];
+}
+
+export type Caller =
+  | { kind: 'actor'; actor: Actor; allowedTypes: string[] | null }
+  | { kind: 'reviewer'; reviewer: Reviewer };
+
+const unauthenticated = (why: string) => new CountersignError('CS_ERR_UNAUTHENTICATED', why);
+
+/**
+ * Turns a bearer token into an identity. The service and everything after it see identities,
+ * never raw credentials. Every failure is the same 401 with a reason that names no secret.
+ */
+export class Authenticator {
+  constructor(
+    private readonly store: Store,
+    private readonly directory: ReviewerDirectory,
+    private readonly clock: Clock,
+  ) {}
+
+  async authenticate(token: string | undefined): Promise<Caller> {
+    if (!token) throw unauthenticated('no bearer token was sent');
+    const parsed = parseToken(token);
+    if (!parsed) throw unauthenticated('the bearer token is not a Countersign agent key or reviewer token');
+    const credential = await this.store.findCredential(parsed.id);
+    if (!credential || credential.kind !== parsed.kind || !secretMatches(credential, parsed.secret)) {
+      throw unauthenticated(`credential ${parsed.id} is unknown or its secret does not match`);
+    }
+    if (credential.revokedAt !== null) throw unauthenticated(`credential ${parsed.id} was revoked`);
+    if (credential.expiresAt !== null && this.clock.now() >= credential.expiresAt) {
+      throw unauthenticated(`credential ${parsed.id} has expired`);
+    }
+    if (credential.kind === 'agent_key') {
+      const actor: Actor = {
+        id: credential.id,
+        name: credential.name,
+        principal: credential.owner,
+        labels: credential.labels,
+        via: 'api_key',
+      };
+      return { kind: 'actor', actor, allowedTypes: credential.allowedTypes };
+    }
+    const reviewer = this.directory.get(credential.owner);
+    if (!reviewer)
+      throw unauthenticated(`reviewer ${credential.owner} is no longer in the reviewer directory`);
+    return { kind: 'reviewer', reviewer };
+  }
+}

@@ -1,0 +1,420 @@
+import picomatch from 'picomatch';
+import type { Channel } from '../channels/channel.js';
+import { type Action, actionHash, type Json } from '../core/action.js';
+import type { Clock } from '../core/clock.js';
+import { CountersignError, isCountersignError } from '../core/errors.js';
+import type { AuditEvent, EventSubject } from '../core/event.js';
+import type { Actor, Reviewer } from '../core/identity.js';
+import * as lifecycle from '../core/lifecycle.js';
+import type { ActionRequest, RequestStatus, Review, Vote } from '../core/request.js';
+import { checkVote, eligibleGroups, isSelfReview } from '../core/review.js';
+import type { Evaluation, Policy } from '../policy/types.js';
+import type { Decision, Mutation, RequestSnapshot, Store } from '../store/store.js';
+import { newId } from '../util/ids.js';
+import type { Notifier } from './notifier.js';
+
+export interface SubmitInput {
+  type: string;
+  resource: string;
+  params: { [key: string]: Json };
+  justification: string;
+  callbackUrl?: string;
+}
+
+export interface ServiceLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Counters the service reports; the server backs them with Prometheus metrics. */
+export interface ServiceMetrics {
+  submitted(status: RequestStatus): void;
+  transitioned(to: RequestStatus): void;
+  channelFailed(channel: string): void;
+}
+
+export interface ServiceDeps {
+  store: Store;
+  /** The current policy; a function so a reload swaps it without restarting. */
+  policy: () => Policy;
+  clock: Clock;
+  notifier: Notifier;
+  channels?: Channel[];
+  logger?: ServiceLogger;
+  metrics?: ServiceMetrics;
+}
+
+const actorSubject = (a: Actor): EventSubject => ({ type: 'actor', id: a.id });
+const reviewerSubject = (r: Reviewer): EventSubject => ({ type: 'reviewer', id: r.id });
+const system: EventSubject = { type: 'system', id: 'countersign' };
+
+/**
+ * The one place that changes state. Every change is a compare-and-set in the store, written in
+ * the same transaction as the audit events that record it; waiters and channels hear of it only
+ * after it is committed.
+ */
+export class Service {
+  private readonly channels: Channel[];
+
+  constructor(private readonly deps: ServiceDeps) {
+    this.channels = deps.channels ?? [];
+  }
+
+  get clock(): Clock {
+    return this.deps.clock;
+  }
+
+  async submit(
+    actor: Actor,
+    input: SubmitInput,
+    allowedTypes: string[] | null = null,
+  ): Promise<ActionRequest> {
+    if (allowedTypes && !picomatch.isMatch(input.type, allowedTypes)) {
+      throw new CountersignError(
+        'CS_ERR_FORBIDDEN',
+        `this agent key may not submit actions of type ${input.type}`,
+      );
+    }
+    const now = this.deps.clock.now();
+    const action: Action = {
+      type: input.type,
+      resource: input.resource,
+      params: input.params,
+      justification: input.justification,
+    };
+    const policy = this.currentPolicy();
+    const evaluation = this.evaluate(policy, action, actor, now);
+    const request = this.newRequest(actor, action, policy.version, evaluation, now, input.callbackUrl);
+    const event: AuditEvent = {
+      kind: 'request.submitted',
+      at: now,
+      requestId: request.id,
+      subject: actorSubject(actor),
+      details: {
+        action: { ...action },
+        hash: request.hash,
+        status: request.status,
+        actor: {
+          id: actor.id,
+          name: actor.name,
+          principal: actor.principal,
+          via: actor.via,
+          onBehalfOf: actor.onBehalfOf ?? [],
+        },
+        policy: {
+          version: policy.version,
+          rule: evaluation.rule,
+          decision: evaluation.decision,
+          reason: evaluation.reason,
+        },
+        requirement: request.requirement as unknown as Json,
+        expiresAt: request.expiresAt,
+        validUntil: request.validUntil,
+      },
+    };
+    await this.deps.store.createRequest(request, [event]);
+    this.deps.metrics?.submitted(request.status);
+    if (request.status === 'pending') this.tellChannels({ request, reviews: [] }, 'pending');
+    return request;
+  }
+
+  private currentPolicy(): Policy {
+    try {
+      return this.deps.policy();
+    } catch (error) {
+      this.deps.logger?.error({ err: error }, 'no policy is loaded; refusing every action');
+      throw new CountersignError('CS_ERR_POLICY', 'no valid policy is loaded');
+    }
+  }
+
+  /** Fail closed: a policy that throws decides nothing and allows nothing. */
+  private evaluate(policy: Policy, action: Action, actor: Actor, now: number): Evaluation {
+    try {
+      return policy.evaluate({ action, actor, now });
+    } catch (error) {
+      this.deps.logger?.error(
+        { err: error, policy: policy.version },
+        'policy evaluation failed; refusing the action',
+      );
+      throw new CountersignError('CS_ERR_POLICY', 'the policy could not be evaluated for this action');
+    }
+  }
+
+  private newRequest(
+    actor: Actor,
+    action: Action,
+    version: string,
+    ev: Evaluation,
+    now: number,
+    callbackUrl?: string,
+  ): ActionRequest {
+    const status: RequestStatus =
+      ev.decision === 'allow' ? 'allowed' : ev.decision === 'deny' ? 'denied' : 'pending';
+    return {
+      id: newId('req', now),
+      status,
+      action,
+      hash: actionHash(action),
+      requester: actor,
+      policy: {
+        version,
+        rule: ev.rule,
+        reason: ev.message ? `${ev.reason}: ${ev.message}` : ev.reason,
+        decision: ev.decision,
+        ...(ev.channels ? { channels: ev.channels } : {}),
+        ...(ev.facts ? { facts: ev.facts } : {}),
+      },
+      requirement: status === 'pending' ? ev.requirement : null,
+      timers: ev.timers,
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: status === 'pending' ? now + ev.timers.pendingTtlMs : null,
+      decidedAt: status === 'pending' ? null : now,
+      validUntil: status === 'allowed' ? now + ev.timers.approvalValidityMs : null,
+      result: null,
+      callbackUrl: callbackUrl ?? null,
+      version: 1,
+    };
+  }
+
+  async get(id: string): Promise<RequestSnapshot> {
+    const snap = await this.deps.store.getRequest(id);
+    if (!snap) throw new CountersignError('CS_ERR_NOT_FOUND', `no request ${id}`);
+    return snap;
+  }
+
+  /** A snapshot only its actor, or a reviewer, may read. */
+  async getFor(id: string, caller: { actor?: Actor; reviewer?: Reviewer }): Promise<RequestSnapshot> {
+    const snap = await this.deps.store.getRequest(id);
+    if (!snap || (caller.actor && snap.request.requester.id !== caller.actor.id)) {
+      throw new CountersignError('CS_ERR_NOT_FOUND', `no request ${id}`);
+    }
+    return snap;
+  }
+
+  async review(
+    id: string,
+    reviewer: Reviewer,
+    vote: Vote,
+    comment: string,
+    via: string,
+  ): Promise<RequestSnapshot> {
+    const snap = await this.change(id, ({ request, reviews }): Decision<RequestSnapshot> => {
+      const now = this.deps.clock.now();
+      if (lifecycle.isDue(request, now)) {
+        return {
+          mutation: this.expiry(request, now),
+          error: new CountersignError('CS_ERR_NOT_PENDING', `request ${id} expired before this vote`, {
+            status: 'expired',
+          }),
+        };
+      }
+      const { review, outcome } = checkVote(request, reviews, { reviewer, vote, comment, via }, now);
+      const events: AuditEvent[] = [
+        {
+          kind: 'review.cast',
+          at: now,
+          requestId: id,
+          subject: reviewerSubject(reviewer),
+          details: { vote, comment, groups: review.groups, email: reviewer.email, via, hash: request.hash },
+        },
+      ];
+      let next = { ...request, updatedAt: now, version: request.version + 1 };
+      if (outcome !== 'pending') {
+        next = outcome === 'approved' ? lifecycle.approve(request, now) : lifecycle.reject(request, now);
+        events.push({
+          kind: outcome === 'approved' ? 'request.approved' : 'request.rejected',
+          at: now,
+          requestId: id,
+          subject: reviewerSubject(reviewer),
+          details: {
+            hash: request.hash,
+            reviewers: [...reviews, review].map((r) => ({ id: r.reviewerId, vote: r.vote })),
+            validUntil: next.validUntil,
+          },
+        });
+      }
+      const after = { request: next, reviews: [...reviews, review] };
+      return { mutation: { request: next, review, events }, value: after };
+    });
+    this.tellChannels(snap, 'updated');
+    return snap;
+  }
+
+  async cancel(id: string, actor: Actor): Promise<ActionRequest> {
+    const request = await this.change(id, ({ request }) => {
+      if (request.requester.id !== actor.id)
+        throw new CountersignError('CS_ERR_NOT_FOUND', `no request ${id}`);
+      const now = this.deps.clock.now();
+      const next = lifecycle.cancel(request, now);
+      const event: AuditEvent = {
+        kind: 'request.cancelled',
+        at: now,
+        requestId: id,
+        subject: actorSubject(actor),
+        details: { hash: request.hash },
+      };
+      return { mutation: { request: next, events: [event] }, value: next };
+    });
+    void this.afterChange(id);
+    return request;
+  }
+
+  async recordResult(
+    id: string,
+    actor: Actor,
+    result: { outcome: 'succeeded' | 'failed'; detail: string; hash: string },
+  ): Promise<ActionRequest> {
+    const request = await this.change(id, ({ request }) => {
+      if (request.requester.id !== actor.id)
+        throw new CountersignError('CS_ERR_NOT_FOUND', `no request ${id}`);
+      const now = this.deps.clock.now();
+      const next = lifecycle.recordResult(
+        request,
+        result.hash,
+        { outcome: result.outcome, detail: result.detail },
+        now,
+      );
+      const event: AuditEvent = {
+        kind: next.status === 'executed' ? 'request.executed' : 'request.failed',
+        at: now,
+        requestId: id,
+        subject: actorSubject(actor),
+        details: { hash: result.hash, outcome: result.outcome, detail: result.detail },
+      };
+      return { mutation: { request: next, events: [event] }, value: next };
+    });
+    void this.afterChange(id);
+    return request;
+  }
+
+  private expiry(request: ActionRequest, now: number): Mutation {
+    return {
+      request: lifecycle.expire(request, now),
+      events: [
+        {
+          kind: 'request.expired',
+          at: now,
+          requestId: request.id,
+          subject: system,
+          details: { hash: request.hash, expiresAt: request.expiresAt },
+        },
+      ],
+    };
+  }
+
+  /** Expires every pending request whose TTL has passed. Safe to run on every replica at once. */
+  async expireDue(limit = 500): Promise<number> {
+    const now = this.deps.clock.now();
+    const ids = await this.deps.store.dueRequests(now, limit);
+    let expired = 0;
+    for (const id of ids) {
+      const done = await this.change(id, ({ request }) =>
+        lifecycle.isDue(request, now)
+          ? { mutation: this.expiry(request, now), value: true }
+          : { mutation: null, value: false },
+      );
+      if (done) {
+        expired++;
+        void this.afterChange(id);
+      }
+    }
+    return expired;
+  }
+
+  /**
+   * Waits until the request leaves `pending` or `waitMs` passes, woken by the notifier rather than
+   * by polling. Returns the state at that moment.
+   */
+  async waitForDecision(
+    id: string,
+    caller: { actor?: Actor; reviewer?: Reviewer },
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<ActionRequest> {
+    let wake: () => void = () => {};
+    const woken = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    const unsubscribe = this.deps.notifier.subscribe(id, () => wake());
+    signal?.addEventListener('abort', () => wake(), { once: true });
+    try {
+      const { request } = await this.getFor(id, caller);
+      if (request.status !== 'pending' || waitMs <= 0) return request;
+      const untilExpiry =
+        request.expiresAt === null ? waitMs : Math.max(0, request.expiresAt - this.deps.clock.now());
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.min(waitMs, untilExpiry + 5));
+      });
+      await Promise.race([woken, timeout]);
+      clearTimeout(timer);
+      return (await this.get(id)).request;
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  /** Pending requests this reviewer may vote on: eligible, not their own, not yet voted on. */
+  async pendingFor(reviewer: Reviewer, limit = 100): Promise<ActionRequest[]> {
+    const pending = await this.deps.store.listRequests({ status: ['pending'], limit: 1000 });
+    const now = this.deps.clock.now();
+    const out: ActionRequest[] = [];
+    for (const request of pending) {
+      if (out.length >= limit) break;
+      if (!request.requirement || lifecycle.isDue(request, now) || isSelfReview(request, reviewer)) continue;
+      const groups = eligibleGroups(request.requirement);
+      if (!reviewer.groups.some((g) => groups.has(g))) continue;
+      const snap = await this.deps.store.getRequest(request.id);
+      if (snap?.reviews.some((r: Review) => r.reviewerId === reviewer.id)) continue;
+      out.push(request);
+    }
+    return out;
+  }
+
+  async list(query: {
+    status?: RequestStatus[];
+    actorId?: string;
+    limit: number;
+    before?: string;
+  }): Promise<ActionRequest[]> {
+    return this.deps.store.listRequests(query);
+  }
+
+  async trail(id: string) {
+    return this.deps.store.eventsForRequest(id);
+  }
+
+  private async change<T>(id: string, decide: (snap: RequestSnapshot) => Decision<T>): Promise<T> {
+    try {
+      return await this.deps.store.mutate(id, decide);
+    } finally {
+      // Wake waiters whatever happened: a refused vote may still have expired the request.
+      this.deps.notifier.publish(id);
+    }
+  }
+
+  private async afterChange(id: string): Promise<void> {
+    const snap = await this.deps.store.getRequest(id).catch(() => undefined);
+    if (snap) this.tellChannels(snap, 'updated');
+  }
+
+  private tellChannels(snap: RequestSnapshot, what: 'pending' | 'updated'): void {
+    if (what === 'updated' && snap.request.status !== 'pending')
+      this.deps.metrics?.transitioned(snap.request.status);
+    for (const channel of this.channels) {
+      const call = what === 'pending' ? channel.requestPending(snap) : channel.requestUpdated(snap);
+      call.catch((error: unknown) => {
+        this.deps.metrics?.channelFailed(channel.name);
+        this.deps.logger?.warn(
+          {
+            err: isCountersignError(error) ? error.message : error,
+            channel: channel.name,
+            request: snap.request.id,
+          },
+          'channel failed; the request stays as it is',
+        );
+      });
+    }
+  }
+}

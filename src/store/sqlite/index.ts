@@ -1,0 +1,249 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { canonicalJson } from '../../core/action.js';
+import { CountersignError } from '../../core/errors.js';
+import type { AuditEvent, StoredEvent } from '../../core/event.js';
+import type { ActionRequest, Review } from '../../core/request.js';
+import type { Credential, CredentialKind, Decision, RequestQuery, RequestSnapshot, Store } from '../store.js';
+import { migrations } from './schema.js';
+import { WriteQueue } from './write-queue.js';
+
+export interface SqliteOptions {
+  /** File path, or `:memory:` for tests that need no file. */
+  path: string;
+  /** `full` (default) fsyncs every commit; group commit keeps that affordable. */
+  synchronous?: 'full' | 'normal';
+}
+
+interface EventRow {
+  idx: number;
+  entry: string;
+}
+
+/** The embedded default store: one SQLite file in WAL mode. */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly db: Database.Database;
+  readonly writes: WriteQueue;
+  private readonly stmt;
+
+  constructor(options: SqliteOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous ?? 'full'}`);
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.migrateSync();
+    this.writes = new WriteQueue(this.db);
+    const db = this.db;
+    this.stmt = {
+      insertRequest: db.prepare(
+        'INSERT INTO requests (id, status, actor_id, expires_at, created_at, version, body) VALUES (@id, @status, @actorId, @expiresAt, @createdAt, @version, @body)',
+      ),
+      updateRequest: db.prepare(
+        'UPDATE requests SET status = @status, expires_at = @expiresAt, version = @version, body = @body WHERE id = @id AND version = @prev',
+      ),
+      getRequest: db.prepare<[string], { body: string }>('SELECT body FROM requests WHERE id = ?'),
+      reviewsFor: db.prepare<[string], { body: string }>(
+        'SELECT body FROM reviews WHERE request_id = ? ORDER BY at, rowid',
+      ),
+      insertReview: db.prepare('INSERT INTO reviews (request_id, reviewer_id, at, body) VALUES (?, ?, ?, ?)'),
+      insertEvent: db.prepare(
+        'INSERT INTO events (idx, request_id, kind, at, entry) VALUES ((SELECT COALESCE(MAX(idx), -1) + 1 FROM events), ?, ?, ?, ?)',
+      ),
+      eventsFor: db.prepare<[string], EventRow>(
+        'SELECT idx, entry FROM events WHERE request_id = ? ORDER BY idx',
+      ),
+      readEvents: db.prepare<[number, number], EventRow>(
+        'SELECT idx, entry FROM events WHERE idx >= ? ORDER BY idx LIMIT ?',
+      ),
+      due: db.prepare<[number, number], { id: string }>(
+        "SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+      ),
+      nextDeadline: db.prepare<[], { t: number | null }>(
+        "SELECT MIN(expires_at) AS t FROM requests WHERE status = 'pending'",
+      ),
+      insertCredential: db.prepare(
+        'INSERT INTO credentials (id, kind, name, owner, secret_hash, created_at, expires_at, revoked_at, body) VALUES (@id, @kind, @name, @owner, @secretHash, @createdAt, @expiresAt, @revokedAt, @body)',
+      ),
+      getCredential: db.prepare<[string], { body: string; revoked_at: number | null }>(
+        'SELECT body, revoked_at FROM credentials WHERE id = ?',
+      ),
+      listCredentials: db.prepare<[string], { body: string; revoked_at: number | null }>(
+        'SELECT body, revoked_at FROM credentials WHERE kind = ? ORDER BY created_at',
+      ),
+      revokeCredential: db.prepare(
+        'UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+      ),
+    };
+  }
+
+  private migrateSync(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    const row = this.db
+      .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
+      .get();
+    const done = row ? Number(row.value) : 0;
+    if (done > migrations.length) {
+      throw new Error(
+        `database schema version ${done} is newer than this build knows (${migrations.length}); upgrade countersign`,
+      );
+    }
+    this.db
+      .transaction(() => {
+        migrations.slice(done).forEach((sql) => {
+          this.db.exec(sql);
+        });
+        this.db
+          .prepare(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          )
+          .run(String(migrations.length));
+      })
+      .immediate();
+  }
+
+  /** Migrations already ran when the store opened, before any write could be queued. */
+  async migrate(): Promise<void> {}
+
+  async close(): Promise<void> {
+    await this.writes.run(() => undefined);
+    this.db.close();
+  }
+
+  private appendSync(events: AuditEvent[]): void {
+    for (const e of events) this.stmt.insertEvent.run(e.requestId, e.kind, e.at, canonicalJson(e));
+  }
+
+  private requestRow(r: ActionRequest) {
+    return {
+      id: r.id,
+      status: r.status,
+      actorId: r.requester.id,
+      expiresAt: r.status === 'pending' ? r.expiresAt : null,
+      createdAt: r.createdAt,
+      version: r.version,
+      body: JSON.stringify(r),
+    };
+  }
+
+  createRequest(request: ActionRequest, events: AuditEvent[]): Promise<void> {
+    return this.writes.run(() => {
+      this.stmt.insertRequest.run(this.requestRow(request));
+      this.appendSync(events);
+    });
+  }
+
+  private snapshotSync(id: string): RequestSnapshot | undefined {
+    const row = this.stmt.getRequest.get(id);
+    if (!row) return undefined;
+    return {
+      request: JSON.parse(row.body) as ActionRequest,
+      reviews: this.stmt.reviewsFor.all(id).map((r) => JSON.parse(r.body) as Review),
+    };
+  }
+
+  async getRequest(id: string): Promise<RequestSnapshot | undefined> {
+    return this.snapshotSync(id);
+  }
+
+  async listRequests(query: RequestQuery): Promise<ActionRequest[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (query.status?.length) {
+      where.push(`status IN (${query.status.map(() => '?').join(', ')})`);
+      args.push(...query.status);
+    }
+    if (query.actorId) {
+      where.push('actor_id = ?');
+      args.push(query.actorId);
+    }
+    if (query.before) {
+      where.push('id < ?');
+      args.push(query.before);
+    }
+    const sql = `SELECT body FROM requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare<unknown[], { body: string }>(sql).all(...args, query.limit);
+    return rows.map((r) => JSON.parse(r.body) as ActionRequest);
+  }
+
+  mutate<T>(id: string, decide: (snap: RequestSnapshot) => Decision<T>): Promise<T> {
+    // Read, decide and write run inside one write transaction: nothing can change the row between them.
+    return this.writes
+      .run(() => {
+        const snap = this.snapshotSync(id);
+        if (!snap) throw new CountersignError('CS_ERR_NOT_FOUND', `no request ${id}`);
+        const d = decide(snap);
+        if (d.mutation) {
+          const { request, review, events } = d.mutation;
+          const changed = this.stmt.updateRequest.run({
+            ...this.requestRow(request),
+            prev: snap.request.version,
+          });
+          if (changed.changes !== 1)
+            throw new CountersignError('CS_ERR_ILLEGAL_TRANSITION', `request ${id} changed concurrently`);
+          if (review) this.stmt.insertReview.run(id, review.reviewerId, review.at, JSON.stringify(review));
+          this.appendSync(events);
+        }
+        return d;
+      })
+      .then((d) => {
+        if (d.error) throw d.error;
+        return d.value as T;
+      });
+  }
+
+  async dueRequests(now: number, limit: number): Promise<string[]> {
+    return this.stmt.due.all(now, limit).map((r) => r.id);
+  }
+
+  async nextDeadline(): Promise<number | null> {
+    return this.stmt.nextDeadline.get()?.t ?? null;
+  }
+
+  appendEvents(events: AuditEvent[]): Promise<void> {
+    return this.writes.run(() => this.appendSync(events));
+  }
+
+  private toStored(row: EventRow): StoredEvent {
+    return { ...(JSON.parse(row.entry) as AuditEvent), index: row.idx, entry: row.entry };
+  }
+
+  async eventsForRequest(requestId: string): Promise<StoredEvent[]> {
+    return this.stmt.eventsFor.all(requestId).map((r) => this.toStored(r));
+  }
+
+  async readEvents(fromIndex: number, limit: number): Promise<StoredEvent[]> {
+    return this.stmt.readEvents.all(fromIndex, limit).map((r) => this.toStored(r));
+  }
+
+  createCredential(c: Credential, events: AuditEvent[]): Promise<void> {
+    return this.writes.run(() => {
+      this.stmt.insertCredential.run({ ...c, body: JSON.stringify(c) });
+      this.appendSync(events);
+    });
+  }
+
+  private credential(row: { body: string; revoked_at: number | null }): Credential {
+    return { ...(JSON.parse(row.body) as Credential), revokedAt: row.revoked_at };
+  }
+
+  async findCredential(id: string): Promise<Credential | undefined> {
+    const row = this.stmt.getCredential.get(id);
+    return row ? this.credential(row) : undefined;
+  }
+
+  async listCredentials(kind: CredentialKind): Promise<Credential[]> {
+    return this.stmt.listCredentials.all(kind).map((r) => this.credential(r));
+  }
+
+  revokeCredential(id: string, at: number, events: AuditEvent[]): Promise<boolean> {
+    return this.writes.run(() => {
+      const changed = this.stmt.revokeCredential.run(at, id).changes === 1;
+      if (changed) this.appendSync(events);
+      return changed;
+    });
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Migrations, applied in order; `meta.schema_version` records how many ran (the `meta` table itself
+ * is created before them). Never edit a shipped one: add the next.
+ */
+export const migrations: string[] = [
+  `
+  CREATE TABLE requests (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL
+  );
+  CREATE INDEX requests_deadline ON requests (expires_at) WHERE status = 'pending';
+  CREATE INDEX requests_status ON requests (status, id);
+  CREATE INDEX requests_actor ON requests (actor_id, id);
+  CREATE TABLE reviews (
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    reviewer_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (request_id, reviewer_id)
+  );
+  CREATE TABLE events (
+    idx INTEGER PRIMARY KEY,
+    request_id TEXT,
+    kind TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    entry TEXT NOT NULL
+  );
+  CREATE INDEX events_request ON events (request_id) WHERE request_id IS NOT NULL;
+  CREATE TABLE credentials (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER,
+    body TEXT NOT NULL
+  );
+  CREATE INDEX credentials_kind ON credentials (kind, created_at);
+  `,
+];
