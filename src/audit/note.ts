@@ -50,6 +50,12 @@ export class LocalEd25519Key implements Ed25519Key {
     );
   }
 
+  static fromKeyObject(key: KeyObject): LocalEd25519Key {
+    if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519')
+      throw new Error('expected an Ed25519 private key');
+    return new LocalEd25519Key(key);
+  }
+
   static fromPem(pem: string): LocalEd25519Key {
     const key = createPrivateKey(pem);
     if (key.asymmetricKeyType !== 'ed25519')

@@ -11,6 +11,7 @@ import {
 } from './merkle.js';
 import {
   appendLeaves,
+  edgeRoot,
   emptyEdge,
   loadEdge,
   MemoryTiles,
@@ -54,6 +55,7 @@ describe('incremental tiles', () => {
             edge = r.edge;
             // A restarted log rebuilds the same edge from what it stored.
             expect(await loadEdge(store, edge.size)).toEqual(edge);
+            expect(edgeRoot(edge)).toEqual(rootOf(edge.size));
           }
           const n = edge.size;
           const reader = new TileNodeReader(store, 4);

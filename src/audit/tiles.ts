@@ -1,4 +1,4 @@
-import { HASH_SIZE, type NodeId, type NodeReader, nodeHash } from './merkle.js';
+import { foldRange, HASH_SIZE, type NodeId, type NodeReader, nodeHash } from './merkle.js';
 
 /**
  * Hash storage in the C2SP tlog-tiles layout: a tile at level L holds up to 256 hashes of tree
@@ -110,6 +110,27 @@ export function edgeTiles(size: number): (TileId & { width: number })[] {
 export async function loadEdge(reader: TileReader, size: number): Promise<TreeEdge> {
   const ids = edgeTiles(size);
   const datas = await reader.readTiles(ids);
+  return edgeFrom(size, ids, datas);
+}
+
+/** The same, for stores that read synchronously inside a transaction (SQLite). */
+export function loadEdgeSync(
+  read: (level: number, index: number) => Buffer | undefined,
+  size: number,
+): TreeEdge {
+  const ids = edgeTiles(size);
+  return edgeFrom(
+    size,
+    ids,
+    ids.map((id) => read(id.level, id.index)),
+  );
+}
+
+function edgeFrom(
+  size: number,
+  ids: (TileId & { width: number })[],
+  datas: (Buffer | undefined)[],
+): TreeEdge {
   const rows: Buffer[][] = [];
   ids.forEach((id, i) => {
     const data = datas[i];
@@ -122,6 +143,22 @@ export async function loadEdge(reader: TileReader, size: number): Promise<TreeEd
   });
   for (let l = 0; l < rows.length; l++) rows[l] ??= [];
   return { size, rows };
+}
+
+/** The root of the tree the edge describes, from the edge alone (no storage read). */
+export function edgeRoot(edge: TreeEdge): Buffer {
+  const nodes: Buffer[] = [];
+  for (let level = edge.rows.length - 1; level >= 0; level--) {
+    const row = edge.rows[level]!;
+    let start = 0;
+    for (let bit = TILE_WIDTH / 2; bit >= 1; bit /= 2) {
+      if (row.length & bit) {
+        nodes.push(subtreeOf(row, start, bit));
+        start += bit;
+      }
+    }
+  }
+  return foldRange(nodes);
 }
 
 /** C2SP tlog-tiles path of a tile: `tile/<L>/<N>` with N in 3-digit groups, `.p/<W>` when partial. */

@@ -6,6 +6,7 @@ import { CountersignError } from '../../core/errors.js';
 import type { AuditEvent, StoredEvent } from '../../core/event.js';
 import type { ActionRequest, Review } from '../../core/request.js';
 import type { Credential, CredentialKind, Decision, RequestQuery, RequestSnapshot, Store } from '../store.js';
+import { SqliteAuditLog } from './audit.js';
 import { migrations } from './schema.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -26,6 +27,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly db: Database.Database;
   readonly writes: WriteQueue;
+  /** The Merkle tree over the events table, extended in every write batch. */
+  readonly audit: SqliteAuditLog;
   private readonly stmt;
 
   constructor(options: SqliteOptions) {
@@ -37,6 +40,10 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.migrateSync();
     this.writes = new WriteQueue(this.db);
+    this.audit = new SqliteAuditLog(this.db);
+    // Catch up with events written before the tree existed (or by a crashed batch), then keep up.
+    this.db.transaction(() => this.audit.extend()).immediate();
+    this.writes.hooks.push(this.audit.extend);
     const db = this.db;
     this.stmt = {
       insertRequest: db.prepare(

@@ -1,3 +1,5 @@
+import { auditMigration } from './audit.js';
+
 /**
  * Migrations, applied in order; `meta.schema_version` records how many ran (the `meta` table itself
  * is created before them). Never edit a shipped one: add the next.
@@ -44,4 +46,5 @@ export const migrations: string[] = [
   );
   CREATE INDEX credentials_kind ON credentials (kind, created_at);
   `,
+  auditMigration,
 ];
