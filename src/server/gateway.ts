@@ -2,6 +2,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { Checkpointer } from '../audit/checkpointer.js';
+import { logSigner } from '../audit/log.js';
 import type { Config } from '../config/load.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Reviewer } from '../core/identity.js';
@@ -65,6 +67,8 @@ export interface Gateway {
   policy: () => Policy;
   dev: DevCredentials | null;
   signingKeyCreated: boolean;
+  /** Signs audit checkpoints: every second while the log grows, and at close. */
+  checkpointer: Checkpointer;
   close(): Promise<void>;
 }
 
@@ -95,6 +99,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       details: { version: policy.version, files: policy.sources },
     },
   ]);
+  const signer = logSigner(key.privateKey, clock);
   const dev = config.dev ? await ensureDevCredentials(config.dataDir, admin, authenticator, directory) : null;
   const app = await buildApp({
     service,
@@ -104,13 +109,21 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     maxWaitMs: config.server.maxWaitMs,
     logLevel: config.server.logLevel,
     version,
+    audit: { log: store.audit, verifierKey: signer.verifierKey },
     ready: async () => {
       await store.nextDeadline();
       current();
     },
   });
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
-  app.addHook('onReady', async () => expirer.start());
+  const checkpointer = new Checkpointer(store.audit, signer, clock, {
+    onError: (err, where) => app.log.error({ err }, `audit ${where} failed`),
+  });
+  app.addHook('onReady', async () => {
+    expirer.start();
+    await checkpointer.checkpoint();
+    checkpointer.start();
+  });
   return {
     app,
     service,
@@ -121,9 +134,11 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     policy: current,
     dev,
     signingKeyCreated: key.created,
+    checkpointer,
     async close() {
       expirer.stop();
       await app.close();
+      await checkpointer.stop();
       await store.close();
     },
   };
