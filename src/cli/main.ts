@@ -3,9 +3,11 @@ import { Command, CommanderError } from 'commander';
 import { version } from '../server/gateway.js';
 import { adminCommands } from './commands/admin.js';
 import { agentCommands } from './commands/agent.js';
+import { auditCommands } from './commands/audit.js';
 import { initCommand } from './commands/init.js';
 import { reviewCommands } from './commands/review.js';
 import { serveCommand } from './commands/serve.js';
+import { witnessCommand } from './commands/witness.js';
 import { exit, report } from './output.js';
 
 export function buildProgram(): Command {
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   agentCommands(program);
   reviewCommands(program);
   adminCommands(program);
+  auditCommands(program);
+  witnessCommand(program);
   return program;
 }
 
