@@ -72,6 +72,30 @@ describe('countersign audit (CLI)', () => {
     expect((await cli('audit', 'verify-receipt', 'r2.tlog-proof', '--key', key)).code).toBe(1);
   });
 
+  it('shows the trail of one request with every event proven included', async () => {
+    const store = new SqliteStore({ path: join(dir, '.countersign', 'countersign.db') });
+    const at = Date.UTC(2026, 0, 1);
+    const subject = { type: 'actor' as const, id: 'bot' };
+    await store.appendEvents([
+      {
+        kind: 'request.submitted',
+        at,
+        requestId: 'req_trail',
+        subject,
+        details: { decision: 'require_approval' },
+      },
+      { kind: 'actor.created', at, requestId: null, subject, details: {} },
+      { kind: 'request.approved', at: at + 1, requestId: 'req_trail', subject, details: {} },
+    ]);
+    await store.close();
+    const r = await cli('audit', 'trail', 'req_trail', '-c', 'countersign.yaml', '--json');
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout);
+    expect(rows.map((x: { kind: string }) => x.kind)).toEqual(['request.submitted', 'request.approved']);
+    expect(rows[0].receipt).toMatch(/^c2sp\.org\/tlog-proof@v1/);
+    expect((await cli('audit', 'trail', 'req_none', '-c', 'countersign.yaml')).code).toBe(2);
+  });
+
   it('explains a missing signing key', async () => {
     const r = await cli('audit', 'key', '-c', 'nowhere.yaml');
     expect(r.code).toBe(2);

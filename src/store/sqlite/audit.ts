@@ -47,7 +47,7 @@ export class SqliteAuditLog implements AuditLogStore {
   private edge: TreeEdge;
   private readonly stmt;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
     this.stmt = {
       size: db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'audit_tree_size'"),
       setSize: db.prepare<[string]>("UPDATE meta SET value = ? WHERE key = 'audit_tree_size'"),
