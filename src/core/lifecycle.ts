@@ -33,7 +33,7 @@ function move(
         ? 'CS_ERR_ILLEGAL_TRANSITION'
         : 'CS_ERR_NOT_PENDING';
     throw new CountersignError(code, `request ${req.id} is ${req.status}; it cannot become ${to}`, {
-      status: req.status,
+      requestStatus: req.status,
     });
   }
   return { ...req, ...patch, status: to, updatedAt: now, version: req.version + 1 };

@@ -82,7 +82,7 @@ export function checkVote(
   const { reviewer } = input;
   if (req.status !== 'pending' || req.requirement === null) {
     throw new CountersignError('CS_ERR_NOT_PENDING', `request ${req.id} is ${req.status}`, {
-      status: req.status,
+      requestStatus: req.status,
     });
   }
   if (isSelfReview(req, reviewer)) {

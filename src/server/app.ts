@@ -1,5 +1,7 @@
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { AuditLogStore } from '../audit/log.js';
 import type { Authenticator } from '../service/auth.js';
@@ -10,6 +12,9 @@ import { errorHandler, notFoundHandler } from './problem.js';
 import { actionRoutes } from './routes/actions.js';
 import { auditRoutes } from './routes/audit.js';
 import { opsRoutes } from './routes/ops.js';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 export interface AppOptions {
   service: Service;
@@ -32,11 +37,30 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Per-request logs cost more than the request at thousands per second; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => crypto.randomUUID(),
-    // Unknown fields are an error, never silently dropped; query strings are coerced to their types.
-    ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Unknown fields are an error, never silently dropped. Only query strings and path parameters
+  // (which arrive as text) are coerced; a JSON body must carry the right types itself.
+  const strict = new Ajv({
+    removeAdditional: false,
+    coerceTypes: false,
+    useDefaults: true,
+    allErrors: true,
+    strict: false,
+  });
+  const coercing = new Ajv({
+    removeAdditional: false,
+    coerceTypes: 'array',
+    useDefaults: true,
+    allErrors: true,
+    strict: false,
+  });
+  for (const ajv of [strict, coercing]) addFormats(ajv);
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema),
+  );
+  // Only JSON bodies are accepted; anything else is a 415, not a string to validate.
+  app.removeContentTypeParser('text/plain');
 
   app.decorateRequest('caller', null);
   app.setErrorHandler(errorHandler);

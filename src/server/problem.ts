@@ -15,6 +15,7 @@ function send(
     .code(entry.status)
     .type('application/problem+json')
     .send({
+      ...extra,
       type: problemType(code),
       title: entry.title,
       status: entry.status,
@@ -22,7 +23,6 @@ function send(
       instance: `urn:countersign:request:${request.id}`,
       code,
       fix: entry.fix,
-      ...extra,
     });
 }
 

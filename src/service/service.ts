@@ -205,7 +205,7 @@ export class Service {
         return {
           mutation: this.expiry(request, now),
           error: new CountersignError('CS_ERR_NOT_PENDING', `request ${id} expired before this vote`, {
-            status: 'expired',
+            requestStatus: 'expired',
           }),
         };
       }
@@ -323,8 +323,9 @@ export class Service {
   }
 
   /**
-   * Waits until the request leaves `pending` or `waitMs` passes, woken by the notifier rather than
-   * by polling. Returns the state at that moment.
+   * Waits until the request leaves `pending`, `waitMs` passes or `signal` aborts, woken by the
+   * notifier rather than by polling. A wake-up that changed nothing decisive (a first vote of two)
+   * goes back to waiting. Returns the state at that moment.
    */
   async waitForDecision(
     id: string,
@@ -332,26 +333,36 @@ export class Service {
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<ActionRequest> {
+    const deadline = Date.now() + waitMs;
     let wake: () => void = () => {};
-    const woken = new Promise<void>((resolve) => {
-      wake = resolve;
-    });
     const unsubscribe = this.deps.notifier.subscribe(id, () => wake());
-    signal?.addEventListener('abort', () => wake(), { once: true });
+    const aborted = () => wake();
+    signal?.addEventListener('abort', aborted, { once: true });
     try {
-      const { request } = await this.getFor(id, caller);
-      if (request.status !== 'pending' || waitMs <= 0) return request;
-      const untilExpiry =
-        request.expiresAt === null ? waitMs : Math.max(0, request.expiresAt - this.deps.clock.now());
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, Math.min(waitMs, untilExpiry + 5));
-      });
-      await Promise.race([woken, timeout]);
-      clearTimeout(timer);
-      return (await this.get(id)).request;
+      let { request } = await this.getFor(id, caller);
+      while (request.status === 'pending' && !signal?.aborted) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        // The expiry sweeper publishes when it expires the request; the +5 ms covers a sweep that lags.
+        const untilExpiry =
+          request.expiresAt === null ? left : Math.max(0, request.expiresAt - this.deps.clock.now()) + 5;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(left, untilExpiry));
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        request = (await this.get(id)).request;
+        if (request.status === 'pending' && lifecycle.isDue(request, this.deps.clock.now())) {
+          await this.expireDue();
+          request = (await this.get(id)).request;
+        }
+      }
+      return request;
     } finally {
       unsubscribe();
+      signal?.removeEventListener('abort', aborted);
     }
   }
 

@@ -26,7 +26,8 @@ export const auditMigration = `
     at INTEGER NOT NULL,
     note TEXT NOT NULL
   );
-  INSERT INTO meta (key, value) VALUES ('audit_tree_size', '0');
+  CREATE TABLE audit_tree (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL);
+  INSERT INTO audit_tree (id, size) VALUES (1, 0);
 `;
 
 interface CheckpointRow {
@@ -49,8 +50,8 @@ export class SqliteAuditLog implements AuditLogStore {
 
   constructor(db: Database.Database) {
     this.stmt = {
-      size: db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'audit_tree_size'"),
-      setSize: db.prepare<[string]>("UPDATE meta SET value = ? WHERE key = 'audit_tree_size'"),
+      size: db.prepare<[], { size: number }>('SELECT size FROM audit_tree WHERE id = 1'),
+      setSize: db.prepare<[number]>('UPDATE audit_tree SET size = ? WHERE id = 1'),
       newEvents: db.prepare<[number], { idx: number; entry: string }>(
         'SELECT idx, entry FROM events WHERE idx >= ? ORDER BY idx',
       ),
@@ -80,7 +81,7 @@ export class SqliteAuditLog implements AuditLogStore {
   }
 
   private committedSize(): number {
-    return Number(this.stmt.size.get()?.value ?? 0);
+    return this.stmt.size.get()?.size ?? 0;
   }
 
   private loadEdge(size: number): TreeEdge {
@@ -106,7 +107,7 @@ export class SqliteAuditLog implements AuditLogStore {
       rows.map((r) => leafHash(r.entry)),
     );
     for (const t of tiles) this.stmt.putTile.run(t.level, t.index, t.width, t.data);
-    this.stmt.setSize.run(String(edge.size));
+    this.stmt.setSize.run(edge.size);
     this.edge = edge;
   };
 

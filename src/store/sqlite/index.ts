@@ -88,26 +88,25 @@ export class SqliteStore implements Store {
   }
 
   private migrateSync(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
-    const row = this.db
-      .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
-      .get();
-    const done = row ? Number(row.value) : 0;
-    if (done > migrations.length) {
-      throw new Error(
-        `database schema version ${done} is newer than this build knows (${migrations.length}); upgrade countersign`,
-      );
-    }
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)',
+    );
+    const done = new Set(
+      this.db
+        .prepare<[], { name: string }>('SELECT name FROM schema_migrations')
+        .all()
+        .map((r) => r.name),
+    );
+    const todo = [...migrations]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .filter((m) => !done.has(m.name));
+    const record = this.db.prepare('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)');
     this.db
       .transaction(() => {
-        migrations.slice(done).forEach((sql) => {
-          this.db.exec(sql);
-        });
-        this.db
-          .prepare(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-          )
-          .run(String(migrations.length));
+        for (const m of todo) {
+          this.db.exec(m.sql);
+          record.run(m.name, Date.now());
+        }
       })
       .immediate();
   }

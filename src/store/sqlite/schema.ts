@@ -1,11 +1,19 @@
 import { auditMigration } from './audit.js';
 
 /**
- * Migrations, applied in order; `meta.schema_version` records how many ran (the `meta` table itself
- * is created before them). Never edit a shipped one: add the next.
+ * Migrations, applied once each in name order and recorded by name in `schema_migrations`, so
+ * features developed side by side can each add their own without renumbering. Never edit a
+ * shipped one: add the next. Name them `NNNN-what`.
  */
-export const migrations: string[] = [
-  `
+export interface Migration {
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    name: '0001-requests-reviews-events-credentials',
+    sql: `
   CREATE TABLE requests (
     id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
@@ -46,5 +54,6 @@ export const migrations: string[] = [
   );
   CREATE INDEX credentials_kind ON credentials (kind, created_at);
   `,
-  auditMigration,
+  },
+  { name: '0002-audit-tree', sql: auditMigration },
 ];

@@ -1,0 +1,51 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runStoreContract } from '../store.case.js';
+import { SqliteStore } from './index.js';
+import { migrations } from './schema.js';
+
+const files = new WeakMap<SqliteStore, string>();
+function fresh(): SqliteStore {
+  const path = join(mkdtempSync(join(tmpdir(), 'cs-store-')), 'test.db');
+  const s = new SqliteStore({ path });
+  files.set(s, path);
+  return s;
+}
+
+runStoreContract(
+  'sqlite',
+  async () => fresh(),
+  async (s) => {
+    const path = files.get(s as SqliteStore) as string;
+    await s.close();
+    return new SqliteStore({ path });
+  },
+);
+
+describe('sqlite specifics', () => {
+  it('fails every write of a batch closed when the commit fails', async () => {
+    const s = fresh();
+    // A hook that throws makes the batch transaction fail after the writes ran.
+    s.writes.hooks.push(() => {
+      throw new Error('disk full');
+    });
+    const { pendingRequest } = await import('../../../test/support/fixtures.js');
+    const req = pendingRequest({ anyOf: [{ groups: ['sre'], count: 1 }], denyThreshold: 1 });
+    await expect(s.createRequest(req, [])).rejects.toMatchObject({ code: 'CS_ERR_UNAVAILABLE' });
+    s.writes.hooks.length = 0;
+    expect(await s.getRequest(req.id)).toBeUndefined();
+    await s.close();
+  });
+
+  it('records migrations by name and does not run them twice', async () => {
+    const s = fresh();
+    const path = files.get(s) as string;
+    await s.close();
+    const again = new SqliteStore({ path });
+    const names = again.db.prepare('SELECT name FROM schema_migrations').all() as Array<{ name: string }>;
+    expect(names.map((n) => n.name).sort()).toEqual(migrations.map((m) => m.name).sort());
+    await again.close();
+  });
+});
