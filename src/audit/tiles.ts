@@ -201,6 +201,8 @@ function expand(row: Buffer[]): Buffer[][] {
  */
 export class TileNodeReader implements NodeReader {
   private readonly cache = new Map<string, Buffer[][]>();
+  /** Expansions of partial tiles by width: a given width of a tile never changes, only grows. */
+  private readonly partial = new Map<string, Buffer[][]>();
 
   constructor(
     private readonly tiles: TileReader,
@@ -209,7 +211,7 @@ export class TileNodeReader implements NodeReader {
 
   async readNodes(nodes: readonly NodeId[]): Promise<Buffer[]> {
     const where = nodes.map(locate);
-    const key = (w: Located) => `${w.level}/${w.index}`;
+    const key = (w: TileId) => `${w.level}/${w.index}`;
     const missing = new Map<string, TileId>();
     for (const w of where)
       if (!this.cache.has(key(w))) missing.set(key(w), { level: w.level, index: w.index });
@@ -218,10 +220,7 @@ export class TileNodeReader implements NodeReader {
     const fresh = new Map<string, Buffer[][]>();
     ids.forEach((id, i) => {
       const data = datas[i];
-      if (!data) return;
-      const levels = expand(splitHashes(data, Math.floor(data.length / HASH_SIZE)));
-      fresh.set(`${id.level}/${id.index}`, levels);
-      if (data.length === TILE_WIDTH * HASH_SIZE) this.remember(`${id.level}/${id.index}`, levels);
+      if (data) fresh.set(key(id), this.expansion(key(id), data));
     });
     return where.map((w, i) => {
       const h = (this.cache.get(key(w)) ?? fresh.get(key(w)))?.[w.height]?.[w.offset];
@@ -230,10 +229,26 @@ export class TileNodeReader implements NodeReader {
     });
   }
 
-  private remember(k: string, levels: Buffer[][]): void {
-    if (this.cache.size >= this.cacheTiles) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(k, levels);
+  private expansion(k: string, data: Buffer): Buffer[][] {
+    const width = Math.floor(data.length / HASH_SIZE);
+    if (width === TILE_WIDTH) {
+      const levels = expand(splitHashes(data, width));
+      remember(this.cache, k, levels, this.cacheTiles);
+      return levels;
+    }
+    const pk = `${k}/${width}`;
+    let levels = this.partial.get(pk);
+    if (!levels) {
+      levels = expand(splitHashes(data, width));
+      remember(this.partial, pk, levels, 64);
+    }
+    return levels;
   }
+}
+
+function remember<V>(cache: Map<string, V>, k: string, v: V, max: number): void {
+  if (cache.size >= max) cache.delete(cache.keys().next().value!);
+  cache.set(k, v);
 }
 
 interface Located extends TileId {

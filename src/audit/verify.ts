@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { BUNDLE, listCheckpoints, readEntryLines, readTileFiles } from './bundle.js';
 import { type LogKey, logKeyFrom, type OpenedCheckpoint, openCheckpoint } from './checkpoint.js';
 import { CompactRange, emptyRoot, HASH_SIZE, leafHash } from './merkle.js';
-import { appendLeaves, emptyEdge, TILE_WIDTH, type Tile, tilePath } from './tiles.js';
+import { appendLeaves, edgeRoot, emptyEdge, TILE_WIDTH, type Tile, tilePath } from './tiles.js';
 
 /** Offline verification of an export bundle (see bundle.ts), trusting only the verifier key. */
 
@@ -77,7 +77,7 @@ async function run(dir: string, opts: VerifyOptions, report: VerifyReport): Prom
   const trusted =
     opts.trustedCheckpoint === undefined ? undefined : openTrusted(opts.trustedCheckpoint, key, latest.size);
   const expect = [...cps.map((c) => c.checkpoint), ...(trusted ? [trusted.checkpoint] : [])];
-  const { leaves, rootsAt } = await hashEntries(
+  const { leaves, rootsAt, tiles } = await hashEntries(
     dir,
     new Set(expect.map((c) => c.size)),
     latest.size,
@@ -95,7 +95,7 @@ async function run(dir: string, opts: VerifyOptions, report: VerifyReport): Prom
       message: `the log's tree of size ${trusted.checkpoint.size} differs from your trusted checkpoint: its history was rewritten (fork)`,
     });
   }
-  await checkTiles(dir, leaves);
+  await checkTiles(dir, tiles);
 }
 
 async function openAll(dir: string, key: LogKey): Promise<OpenedCheckpoint[]> {
@@ -194,31 +194,48 @@ class LeafHashes {
   }
 }
 
+/**
+ * One pass over the entries: leaf hashes, the tiles they produce (to compare with the bundle's),
+ * and the root at every size a checkpoint names.
+ */
 async function hashEntries(
   dir: string,
   sizes: Set<number>,
   total: number,
   onProgress?: (done: number, total: number) => void,
-): Promise<{ leaves: LeafHashes; rootsAt: Map<number, Buffer> }> {
+): Promise<{ leaves: LeafHashes; rootsAt: Map<number, Buffer>; tiles: Map<string, Tile> }> {
   const leaves = new LeafHashes();
-  const compact = new CompactRange();
   const rootsAt = new Map<number, Buffer>();
+  const tiles = new Map<string, Tile>();
   if (sizes.has(0)) rootsAt.set(0, emptyRoot);
+  let edge = emptyEdge();
+  let batch: Buffer[] = [];
+  const flush = () => {
+    const r = appendLeaves(edge, batch);
+    edge = r.edge;
+    for (const t of r.tiles) tiles.set(`${t.level}/${t.index}`, t);
+    batch = [];
+  };
   try {
     for await (const line of readEntryLines(dir)) {
       const h = leafHash(line);
       leaves.push(h);
-      compact.append(h);
-      if (sizes.has(compact.size)) rootsAt.set(compact.size, compact.root());
-      if (onProgress && compact.size % 65_536 === 0) onProgress(compact.size, total);
+      batch.push(h);
+      const n = leaves.count;
+      if (sizes.has(n)) {
+        flush();
+        rootsAt.set(n, edgeRoot(edge));
+      } else if (batch.length >= 4096) flush();
+      if (onProgress && n % 65_536 === 0) onProgress(n, total);
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     if (total > 0)
       fail({ code: 'bundle', path: BUNDLE.entries, index: 0, message: `${BUNDLE.entries} is missing` });
   }
-  onProgress?.(compact.size, total);
-  return { leaves, rootsAt };
+  flush();
+  onProgress?.(leaves.count, total);
+  return { leaves, rootsAt, tiles };
 }
 
 /**
@@ -305,16 +322,7 @@ async function authenticTiles(
 }
 
 /** The entries are right; the tiles must be exactly the ones they produce, nothing more. */
-async function checkTiles(dir: string, leaves: LeafHashes): Promise<void> {
-  const expected = new Map<string, Tile>();
-  let edge = emptyEdge();
-  for (let i = 0; i < leaves.count; i += 65_536) {
-    const batch: Buffer[] = [];
-    for (let j = i; j < Math.min(leaves.count, i + 65_536); j++) batch.push(leaves.get(j));
-    const r = appendLeaves(edge, batch);
-    edge = r.edge;
-    for (const t of r.tiles) expected.set(`${t.level}/${t.index}`, t);
-  }
+async function checkTiles(dir: string, expected: Map<string, Tile>): Promise<void> {
   const { tiles, stray } = await readTileFiles(dir);
   if (stray.length > 0)
     fail({ code: 'tile', path: stray[0]!, message: `${stray[0]} is not a tile of this log` });
