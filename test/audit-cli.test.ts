@@ -96,6 +96,40 @@ describe('countersign audit (CLI)', () => {
     expect((await cli('audit', 'trail', 'req_none', '-c', 'countersign.yaml')).code).toBe(2);
   });
 
+  it('ships entries to a JSON lines file and resumes from its cursor', async () => {
+    const r = await cli(
+      'audit',
+      'ship',
+      '--to',
+      'jsonl:out.jsonl',
+      '--to',
+      'ocsf:ocsf.jsonl',
+      '--state',
+      'cur.json',
+      '-c',
+      'countersign.yaml',
+    );
+    expect(r.code).toBe(0);
+    const lines = (await readFile(join(dir, 'out.jsonl'), 'utf8')).trim().split('\n');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ index: 0 });
+    expect(JSON.parse((await readFile(join(dir, 'ocsf.jsonl'), 'utf8')).split('\n')[0]!)).toMatchObject({
+      class_uid: 6003,
+    });
+    const again = await cli(
+      'audit',
+      'ship',
+      '--to',
+      'jsonl:out.jsonl',
+      '--state',
+      'cur.json',
+      '-c',
+      'countersign.yaml',
+    );
+    expect(again.stderr).toBe('');
+    expect((await readFile(join(dir, 'out.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(lines.length);
+    expect((await cli('audit', 'ship', '--to', 'ftp://x', '-c', 'countersign.yaml')).code).toBe(2);
+  });
+
   it('explains a missing signing key', async () => {
     const r = await cli('audit', 'key', '-c', 'nowhere.yaml');
     expect(r.code).toBe(2);

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { type CheckpointSigner, logKeyFrom } from '../../audit/checkpoint.js';
 import { Checkpointer } from '../../audit/checkpointer.js';
 import { exportBundle } from '../../audit/export.js';
+import { CursorFile, exportOnce } from '../../audit/exporters/exporter.js';
+import { exporterFor } from '../../audit/exporters/targets.js';
 import { logSigner, type StoredCheckpoint } from '../../audit/log.js';
 import { inclusionProof, leafHash } from '../../audit/merkle.js';
 import { formatReceipt, verifyReceipt } from '../../audit/proof.js';
@@ -202,6 +204,50 @@ export function auditCommands(program: Command): void {
       });
       if (opts.out) writeFileSync(opts.out, text);
       else process.stdout.write(text);
+    });
+
+  audit
+    .command('ship')
+    .description('send audit entries to observability sinks, resuming from persisted cursors (at-least-once)')
+    .requiredOption(
+      '--to <target...>',
+      'jsonl:FILE, ocsf:FILE, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, otlp+http://HOST:PORT/v1/logs',
+    )
+    .option('--state <file>', 'cursor file', 'audit-export-cursors.json')
+    .option('--follow', 'keep running and ship new entries every second')
+    .option(...configOption)
+    .action(async (opts: ConfigOption & { to: string[]; state: string; follow?: boolean }) => {
+      let exporters: ReturnType<typeof exporterFor>[];
+      try {
+        exporters = opts.to.map(exporterFor);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const store = openStore(resolveConfig(opts));
+      const cursors = new CursorFile(opts.state);
+      let failed = false;
+      const round = async () => {
+        for (const exp of exporters) {
+          try {
+            const n = await exportOnce(store.audit, exp, cursors);
+            if (n > 0) process.stderr.write(`${exp.name}: shipped ${n} entries\n`);
+          } catch (e) {
+            failed = true;
+            process.stderr.write(`${exp.name}: ${(e as Error).message}; will resume from the saved cursor\n`);
+          }
+        }
+      };
+      try {
+        await round();
+        while (opts.follow) {
+          await new Promise((r) => setTimeout(r, 1000));
+          await round();
+        }
+      } finally {
+        for (const exp of exporters) await exp.close?.();
+        await store.close();
+      }
+      if (failed) process.exitCode = exit.failure;
     });
 
   audit
