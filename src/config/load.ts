@@ -22,7 +22,13 @@ export interface Config {
   store: { driver: 'sqlite'; path: string };
   /** Null means the embedded example policy is copied into the data dir on first start. */
   policyFiles: string[] | null;
-  audit: { signingKeyFile: string };
+  audit: {
+    signingKeyFile: string;
+    origin: string | null;
+    checkpointIntervalMs: number;
+    publishDir: string | null;
+    witnesses: string[];
+  };
   expirySweepMs: number;
   reviewers: Array<Required<ReviewerEntryT>>;
   dev: boolean;
@@ -97,7 +103,13 @@ export function loadConfig(
     dataDir,
     store: { driver: 'sqlite', path: rel(base, c.store?.path ?? resolve(dataDir, 'countersign.db')) },
     policyFiles: c.policy ? c.policy.files.map((f) => rel(base, f)) : null,
-    audit: { signingKeyFile: rel(base, c.audit?.signingKeyFile ?? resolve(dataDir, 'audit-signing.key')) },
+    audit: {
+      signingKeyFile: rel(base, c.audit?.signingKeyFile ?? resolve(dataDir, 'audit-signing.key')),
+      origin: c.audit?.origin ?? null,
+      checkpointIntervalMs: parseDuration(c.audit?.checkpointInterval ?? '1s') ?? 1000,
+      publishDir: c.audit?.publishDir ? rel(base, c.audit.publishDir) : null,
+      witnesses: c.audit?.witnesses ?? [],
+    },
     expirySweepMs: parseDuration(c.expiry?.sweepInterval ?? '1s') as number,
     reviewers: (c.reviewers ?? []).map((r) => ({ ...r, name: r.name ?? r.email })),
     dev: c.dev ?? file === null,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { Checkpointer } from '../audit/checkpointer.js';
 import { logSigner } from '../audit/log.js';
+import { directorySink, witnessSink } from '../audit/publish.js';
 import type { Config } from '../config/load.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Reviewer } from '../core/identity.js';
@@ -99,7 +100,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       details: { version: policy.version, files: policy.sources },
     },
   ]);
-  const signer = logSigner(key.privateKey, clock);
+  const signer = logSigner(key.privateKey, clock, config.audit.origin ?? undefined);
   const dev = config.dev ? await ensureDevCredentials(config.dataDir, admin, authenticator, directory) : null;
   const app = await buildApp({
     service,
@@ -117,6 +118,11 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   });
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
   const checkpointer = new Checkpointer(store.audit, signer, clock, {
+    intervalMs: config.audit.checkpointIntervalMs,
+    sinks: [
+      ...(config.audit.publishDir ? [directorySink(config.audit.publishDir)] : []),
+      ...config.audit.witnesses.map((url) => witnessSink(url)),
+    ],
     onError: (err, where) => app.log.error({ err }, `audit ${where} failed`),
   });
   app.addHook('onReady', async () => {

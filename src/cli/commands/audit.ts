@@ -28,7 +28,10 @@ function signerFor(opts: ConfigOption): {
       `no audit signing key at ${file}; run \`countersign init\` or start the gateway once`,
     );
   }
-  return { signer: logSigner(loadOrCreateSigningKey(file).privateKey, systemClock), config };
+  return {
+    signer: logSigner(loadOrCreateSigningKey(file).privateKey, systemClock, config.audit.origin ?? undefined),
+    config,
+  };
 }
 
 /** Opens the configured store and signs a checkpoint over everything committed so far. */
