@@ -100,17 +100,17 @@ export async function listCheckpoints(dir: string): Promise<string[]> {
   }
 }
 
-/** Streams entries.jsonl line by line as raw bytes, without loading the file. */
-export async function* readEntryLines(dir: string): AsyncGenerator<Buffer> {
+/**
+ * Streams entries.jsonl in chunks of complete lines, each line ending in a newline (one is added
+ * to a last line that lacks it; the newline is never part of an entry).
+ */
+export async function* readEntryChunks(dir: string, chunkBytes = 1 << 20): AsyncGenerator<Buffer> {
   let rest: Buffer = Buffer.alloc(0);
-  for await (const chunk of createReadStream(join(dir, BUNDLE.entries), { highWaterMark: 1 << 22 })) {
+  for await (const chunk of createReadStream(join(dir, BUNDLE.entries), { highWaterMark: chunkBytes })) {
     const buf: Buffer = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
-    let start = 0;
-    for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
-      yield buf.subarray(start, nl);
-      start = nl + 1;
-    }
-    rest = Buffer.from(buf.subarray(start));
+    const end = buf.lastIndexOf(0x0a) + 1;
+    if (end > 0) yield buf.subarray(0, end);
+    rest = Buffer.from(buf.subarray(end));
   }
-  if (rest.length > 0) yield rest;
+  if (rest.length > 0) yield Buffer.concat([rest, Buffer.from('\n')]);
 }

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUNDLE, listCheckpoints, readEntryLines, readTileFiles } from './bundle.js';
+import { BUNDLE, listCheckpoints, readEntryChunks, readTileFiles } from './bundle.js';
 import { type LogKey, logKeyFrom, type OpenedCheckpoint, openCheckpoint } from './checkpoint.js';
-import { CompactRange, emptyRoot, HASH_SIZE, leafHash } from './merkle.js';
+import { hashLineChunks } from './leaf-hasher.js';
+import { CompactRange, emptyRoot, HASH_SIZE } from './merkle.js';
 import { appendLeaves, edgeRoot, emptyEdge, TILE_WIDTH, type Tile, tilePath } from './tiles.js';
 
 /** Offline verification of an export bundle (see bundle.ts), trusting only the verifier key. */
@@ -217,16 +218,18 @@ async function hashEntries(
     batch = [];
   };
   try {
-    for await (const line of readEntryLines(dir)) {
-      const h = leafHash(line);
-      leaves.push(h);
-      batch.push(h);
-      const n = leaves.count;
-      if (sizes.has(n)) {
-        flush();
-        rootsAt.set(n, edgeRoot(edge));
-      } else if (batch.length >= 4096) flush();
-      if (onProgress && n % 65_536 === 0) onProgress(n, total);
+    for await (const hashes of hashLineChunks(readEntryChunks(dir))) {
+      for (let at = 0; at < hashes.length; at += HASH_SIZE) {
+        const h = hashes.subarray(at, at + HASH_SIZE);
+        leaves.push(h);
+        batch.push(h);
+        const n = leaves.count;
+        if (sizes.has(n)) {
+          flush();
+          rootsAt.set(n, edgeRoot(edge));
+        } else if (batch.length >= 4096) flush();
+        if (onProgress && n % 65_536 === 0) onProgress(n, total);
+      }
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
