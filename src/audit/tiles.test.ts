@@ -89,6 +89,18 @@ describe('incremental tiles', () => {
     expect(verifyInclusion(65_000, n, leafHash('e65000'), proof, rootOf(n))).toBe(true);
   });
 
+  it('serves proofs with a tiny cache: caching one tile never evicts another in use', async () => {
+    const store = new MemoryTiles();
+    const n = 256 * 256 * 2 + 1000;
+    store.write(appendLeaves(emptyEdge(), leavesOf(n)).tiles);
+    const reader = new TileNodeReader(store, 1);
+    const root = rootOf(n);
+    for (const i of [5, 300, 70_000, 5, 131_000, 300, 131_500]) {
+      const proof = await inclusionProof(reader, i, n);
+      expect(verifyInclusion(i, n, leafHash(`e${i}`), proof, root)).toBe(true);
+    }
+  });
+
   it('names a missing tile instead of returning a wrong proof', async () => {
     const store = new MemoryTiles();
     const r = appendLeaves(emptyEdge(), leavesOf(600));

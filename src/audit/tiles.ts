@@ -196,10 +196,10 @@ function expand(row: Buffer[]): Buffer[][] {
 }
 
 /**
- * Serves node hashes from tiles. Full tiles never change, so their expansions are cached; a
- * partial tile is re-read every time because it grows.
+ * Serves node hashes from tiles. A partial tile is re-read every time because it grows.
  */
 export class TileNodeReader implements NodeReader {
+  /** Full tiles never change: their expansions are kept, least recently used evicted first. */
   private readonly cache = new Map<string, Buffer[][]>();
   /** Expansions of partial tiles by width: a given width of a tile never changes, only grows. */
   private readonly partial = new Map<string, Buffer[][]>();
@@ -212,18 +212,27 @@ export class TileNodeReader implements NodeReader {
   async readNodes(nodes: readonly NodeId[]): Promise<Buffer[]> {
     const where = nodes.map(locate);
     const key = (w: TileId) => `${w.level}/${w.index}`;
+    // Tiles this call uses are held here, so that caching one cannot evict another mid-call.
+    const held = new Map<string, Buffer[][]>();
     const missing = new Map<string, TileId>();
-    for (const w of where)
-      if (!this.cache.has(key(w))) missing.set(key(w), { level: w.level, index: w.index });
+    for (const w of where) {
+      const k = key(w);
+      if (held.has(k) || missing.has(k)) continue;
+      const cached = this.cache.get(k);
+      if (cached) {
+        held.set(k, cached);
+        this.cache.delete(k);
+        this.cache.set(k, cached);
+      } else missing.set(k, { level: w.level, index: w.index });
+    }
     const ids = [...missing.values()];
     const datas = ids.length > 0 ? await this.tiles.readTiles(ids) : [];
-    const fresh = new Map<string, Buffer[][]>();
     ids.forEach((id, i) => {
       const data = datas[i];
-      if (data) fresh.set(key(id), this.expansion(key(id), data));
+      if (data) held.set(key(id), this.expansion(key(id), data));
     });
     return where.map((w, i) => {
-      const h = (this.cache.get(key(w)) ?? fresh.get(key(w)))?.[w.height]?.[w.offset];
+      const h = held.get(key(w))?.[w.height]?.[w.offset];
       if (!h) throw new Error(`tree node ${JSON.stringify(nodes[i])} is not in the stored tiles`);
       return h;
     });
