@@ -130,6 +130,19 @@ describe('countersign audit (CLI)', () => {
     expect((await cli('audit', 'ship', '--to', 'ftp://x', '-c', 'countersign.yaml')).code).toBe(2);
   });
 
+  it('rotates the key: same origin, new key, and a bundle the old key still verifies', async () => {
+    const oldKey = (await cli('audit', 'key', '-c', 'countersign.yaml')).stdout.trim();
+    const r = await cli('audit', 'rotate-key', '-c', 'countersign.yaml', '--json');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.previousKey).toBe(oldKey);
+    const newKey = (await cli('audit', 'key', '-c', 'countersign.yaml')).stdout.trim();
+    expect(newKey).toBe(out.newKey);
+    expect(newKey.split('+')[0]).toBe(oldKey.split('+')[0]);
+    expect((await cli('audit', 'export', '--out', 'rotated', '-c', 'countersign.yaml')).code).toBe(0);
+    expect((await cli('audit', 'verify', 'rotated', '--key', oldKey)).stdout).toMatch(/^OK: /);
+  });
+
   it('explains a missing signing key', async () => {
     const r = await cli('audit', 'key', '-c', 'nowhere.yaml');
     expect(r.code).toBe(2);

@@ -100,12 +100,17 @@ export function cosignatureVerifier(name: string, publicKey: Uint8Array): Cosign
 export class CheckpointSigner {
   private readonly signers: NoteSigner[];
 
+  /** `also`: a second key that signs too, for the one checkpoint that hands over to a new key. */
   constructor(
     readonly origin: string,
     readonly key: Ed25519Key,
     clock: Clock,
+    also?: Ed25519Key,
   ) {
-    this.signers = [ed25519NoteSigner(origin, key), cosigner(origin, key, clock)];
+    this.signers = [key, ...(also ? [also] : [])].flatMap((k) => [
+      ed25519NoteSigner(origin, k),
+      cosigner(origin, k, clock),
+    ]);
   }
 
   /** The `name+id+key` string an auditor passes to `audit verify --key`. */
@@ -146,6 +151,13 @@ export interface OpenedCheckpoint {
   timestamp: number;
   note: Note;
   text: string;
+}
+
+/** Whether a note carries both a signature and a timestamp by this key (without checking them). */
+export function signedBy(noteText: string, key: LogKey): boolean {
+  const note = parseNote(noteText);
+  const has = (v: NoteVerifier) => note.signatures.some((s) => s.name === v.name && s.keyId === v.keyId);
+  return has(key.note) && has(key.timestamp);
 }
 
 /** Verifies the log signature and the log's timestamp cosignature; both are required. */

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { hash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Clock } from '../core/clock.js';
 import { CheckpointSigner } from './checkpoint.js';
 import { LocalEd25519Key } from './note.js';
@@ -39,8 +40,26 @@ export function defaultOrigin(publicKey: Buffer): string {
   return `countersign.local/${(hash('sha256', publicKey, 'hex') as string).slice(0, 16)}`;
 }
 
-/** The log's signer from the gateway's signing key file (already loaded as a KeyObject). */
-export function logSigner(privateKey: KeyObject, clock: Clock, origin?: string): CheckpointSigner {
+/**
+ * A key rotation keeps the log's origin: it is written next to the key file (`<file>.origin`)
+ * so that the default origin, derived from the first key, survives a new key.
+ */
+export function originFile(keyFile: string): string {
+  return `${keyFile}.origin`;
+}
+
+/**
+ * The log's signer from the gateway's signing key (already loaded as a KeyObject). The origin is
+ * the configured one, else the one recorded beside the key file, else derived from the key.
+ */
+export function logSigner(
+  privateKey: KeyObject,
+  clock: Clock,
+  origin?: string,
+  keyFile?: string,
+): CheckpointSigner {
   const key = LocalEd25519Key.fromKeyObject(privateKey);
-  return new CheckpointSigner(origin ?? defaultOrigin(key.publicKey), key, clock);
+  const recorded =
+    keyFile && existsSync(originFile(keyFile)) ? readFileSync(originFile(keyFile), 'utf8').trim() : undefined;
+  return new CheckpointSigner(origin ?? recorded ?? defaultOrigin(key.publicKey), key, clock);
 }

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BUNDLE, listCheckpoints, readEntryChunks, readTileFiles } from './bundle.js';
-import { type LogKey, logKeyFrom, type OpenedCheckpoint, openCheckpoint } from './checkpoint.js';
+import { type LogKey, logKeyFrom, type OpenedCheckpoint, openCheckpoint, signedBy } from './checkpoint.js';
 import { hashLineChunks } from './leaf-hasher.js';
 import { CompactRange, emptyRoot, HASH_SIZE } from './merkle.js';
+import { findRotations, type Rotation } from './rotation.js';
 import { appendLeaves, edgeRoot, emptyEdge, TILE_WIDTH, type Tile, tilePath } from './tiles.js';
 
 /** Offline verification of an export bundle (see bundle.ts), trusting only the verifier key. */
@@ -61,13 +62,13 @@ export async function verifyBundle(dir: string, opts: VerifyOptions): Promise<Ve
 }
 
 async function run(dir: string, opts: VerifyOptions, report: VerifyReport): Promise<void> {
-  let key: LogKey;
   try {
-    key = logKeyFrom(opts.key);
+    logKeyFrom(opts.key);
   } catch (e) {
     return fail({ code: 'key', message: (e as Error).message });
   }
-  const cps = await openAll(dir, key);
+  const rotations = await findRotations(readEntryChunks(dir)).catch(() => []);
+  const { cps, keys } = await openAll(dir, opts.key, rotations);
   report.checkpoints = cps.length;
   const latest = cps[cps.length - 1]!.checkpoint;
   Object.assign(report, {
@@ -76,7 +77,7 @@ async function run(dir: string, opts: VerifyOptions, report: VerifyReport): Prom
     timestamp: cps[cps.length - 1]!.timestamp,
   });
   const trusted =
-    opts.trustedCheckpoint === undefined ? undefined : openTrusted(opts.trustedCheckpoint, key, latest.size);
+    opts.trustedCheckpoint === undefined ? undefined : openTrusted(opts.trustedCheckpoint, keys, latest.size);
   const expect = [...cps.map((c) => c.checkpoint), ...(trusted ? [trusted.checkpoint] : [])];
   const { leaves, rootsAt, tiles } = await hashEntries(
     dir,
@@ -99,15 +100,28 @@ async function run(dir: string, opts: VerifyOptions, report: VerifyReport): Prom
   await checkTiles(dir, tiles);
 }
 
-async function openAll(dir: string, key: LogKey): Promise<OpenedCheckpoint[]> {
+/**
+ * Opens every checkpoint in signing order with the key trusted at that point: the auditor's key,
+ * then each key a rotation entry hands over to (the checkpoint covering the rotation must be
+ * signed by both). Returns the checkpoints and every key that was trusted along the way.
+ */
+async function openAll(
+  dir: string,
+  vkey: string,
+  rotations: Rotation[],
+): Promise<{ cps: OpenedCheckpoint[]; keys: LogKey[] }> {
   const names = await listCheckpoints(dir);
   if (names.length === 0)
     fail({ code: 'bundle', message: 'the bundle has no signed checkpoints', path: BUNDLE.checkpoints });
+  let current = { vkey, key: logKeyFrom(vkey) };
+  const keys = [current.key];
+  const pending = [...rotations];
   const out: OpenedCheckpoint[] = [];
   for (const path of names) {
     const text = await readFile(join(dir, path), 'utf8');
+    let opened: OpenedCheckpoint | undefined;
     try {
-      out.push(openCheckpoint(text, key));
+      opened = openCheckpoint(text, current.key);
     } catch (e) {
       fail({
         code: 'checkpoint',
@@ -115,6 +129,12 @@ async function openAll(dir: string, key: LogKey): Promise<OpenedCheckpoint[]> {
         message: `checkpoint ${path} is not validly signed by the log key: ${(e as Error).message}`,
       });
     }
+    while (pending[0] && pending[0].index < opened!.checkpoint.size) {
+      const r = pending.shift()!;
+      current = handOver(text, path, r, current);
+      keys.push(current.key);
+    }
+    out.push(opened!);
     checkOrder(out, path);
   }
   const latestText = await readFile(join(dir, BUNDLE.checkpoint), 'utf8').catch(() => undefined);
@@ -125,7 +145,33 @@ async function openAll(dir: string, key: LogKey): Promise<OpenedCheckpoint[]> {
       message: `${BUNDLE.checkpoint} is not the last checkpoint of ${BUNDLE.checkpoints}/`,
     });
   }
-  return out;
+  return { cps: out, keys };
+}
+
+function handOver(
+  text: string,
+  path: string,
+  r: Rotation,
+  current: { vkey: string; key: LogKey },
+): { vkey: string; key: LogKey } {
+  const bad = (why: string) =>
+    fail({ code: 'checkpoint', path, index: r.index, message: `key rotation at entry ${r.index}: ${why}` });
+  if (r.previousKey.trim() !== current.vkey.trim())
+    bad('it does not hand over from the key trusted at that point');
+  let next: LogKey | undefined;
+  try {
+    next = logKeyFrom(r.newKey);
+  } catch (e) {
+    bad(`the new key is malformed (${(e as Error).message})`);
+  }
+  if (next!.origin !== current.key.origin) bad('the new key names another log');
+  if (!signedBy(text, next!)) bad(`checkpoint ${path}, the first to cover it, is not signed by the new key`);
+  try {
+    openCheckpoint(text, next!);
+  } catch (e) {
+    bad(`the new key's signature on ${path} does not verify (${(e as Error).message})`);
+  }
+  return { vkey: r.newKey, key: next! };
 }
 
 function checkOrder(cps: OpenedCheckpoint[], path: string): void {
@@ -155,14 +201,21 @@ function checkOrder(cps: OpenedCheckpoint[], path: string): void {
   }
 }
 
-function openTrusted(text: string, key: LogKey, latestSize: number): OpenedCheckpoint {
-  let t: OpenedCheckpoint;
-  try {
-    t = openCheckpoint(text, key);
-  } catch (e) {
+function openTrusted(text: string, keys: LogKey[], latestSize: number): OpenedCheckpoint {
+  let t: OpenedCheckpoint | undefined;
+  const errors: string[] = [];
+  for (const k of keys) {
+    try {
+      t = openCheckpoint(text, k);
+      break;
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  if (!t) {
     return fail({
       code: 'key',
-      message: `the trusted checkpoint does not verify with the log key: ${(e as Error).message}`,
+      message: `the trusted checkpoint does not verify with the log key: ${errors[0] ?? 'no key'}`,
     });
   }
   if (t.checkpoint.size > latestSize) {

@@ -100,7 +100,12 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       details: { version: policy.version, files: policy.sources },
     },
   ]);
-  const signer = logSigner(key.privateKey, clock, config.audit.origin ?? undefined);
+  const signer = logSigner(
+    key.privateKey,
+    clock,
+    config.audit.origin ?? undefined,
+    config.audit.signingKeyFile,
+  );
   const dev = config.dev ? await ensureDevCredentials(config.dataDir, admin, authenticator, directory) : null;
   const app = await buildApp({
     service,

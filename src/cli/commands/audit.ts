@@ -1,13 +1,15 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type CheckpointSigner, logKeyFrom } from '../../audit/checkpoint.js';
 import { Checkpointer } from '../../audit/checkpointer.js';
 import { exportBundle } from '../../audit/export.js';
 import { CursorFile, exportOnce } from '../../audit/exporters/exporter.js';
 import { exporterFor } from '../../audit/exporters/targets.js';
-import { logSigner, type StoredCheckpoint } from '../../audit/log.js';
+import { logSigner, originFile, type StoredCheckpoint } from '../../audit/log.js';
 import { inclusionProof, leafHash } from '../../audit/merkle.js';
+import { LocalEd25519Key } from '../../audit/note.js';
 import { formatReceipt, verifyReceipt } from '../../audit/proof.js';
+import { rotateKey } from '../../audit/rotation.js';
 import { TileNodeReader } from '../../audit/tiles.js';
 import { verifyBundle } from '../../audit/verify.js';
 import { systemClock } from '../../core/clock.js';
@@ -29,7 +31,12 @@ function signerFor(opts: ConfigOption): {
     );
   }
   return {
-    signer: logSigner(loadOrCreateSigningKey(file).privateKey, systemClock, config.audit.origin ?? undefined),
+    signer: logSigner(
+      loadOrCreateSigningKey(file).privateKey,
+      systemClock,
+      config.audit.origin ?? undefined,
+      file,
+    ),
     config,
   };
 }
@@ -251,6 +258,48 @@ export function auditCommands(program: Command): void {
         await store.close();
       }
       if (failed) process.exitCode = exit.failure;
+    });
+
+  audit
+    .command('rotate-key')
+    .description(
+      'replace the signing key: logs the rotation and signs its checkpoint with both keys (stop the gateway first)',
+    )
+    .option(...configOption)
+    .option('--json', 'print JSON')
+    .action(async (opts: ConfigOption & { json?: boolean }) => {
+      const { signer: old, config } = signerFor(opts);
+      const file = config.audit.signingKeyFile;
+      const next = LocalEd25519Key.generate();
+      // The new key is on disk before the log names it, so a crash cannot lose it.
+      writeFileSync(`${file}.next`, next.toPem(), { mode: 0o600 });
+      const store = openStore(config);
+      let result: Awaited<ReturnType<typeof rotateKey>>;
+      try {
+        result = await rotateKey({
+          log: store.audit,
+          append: (e) => store.appendEvents(e),
+          old,
+          next,
+          clock: systemClock,
+          subject: { type: 'operator', id: `cli:${process.env.USER ?? 'operator'}` },
+        });
+      } finally {
+        await store.close();
+      }
+      if (!existsSync(originFile(file))) writeFileSync(originFile(file), `${old.origin}\n`);
+      renameSync(file, `${file}.retired-${Date.now()}`);
+      renameSync(`${file}.next`, file);
+      const out = {
+        origin: old.origin,
+        previousKey: old.verifierKey,
+        newKey: result.signer.verifierKey,
+        checkpointSize: result.checkpoint.size,
+      };
+      if (opts.json) return printJson(out);
+      process.stdout.write(
+        `rotated the audit signing key of ${out.origin}\n  previous ${out.previousKey}\n  new      ${out.newKey}\nthe rotation is entry ${out.checkpointSize - 1}, its checkpoint is signed by both keys.\nGive the new key to your witnesses (--log) and auditors; auditors holding the old key follow the hand-over.\n`,
+      );
     });
 
   audit
