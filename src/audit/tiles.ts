@@ -182,17 +182,47 @@ export function parseTilePath(path: string): (TileId & { width: number }) | unde
   return { level: Number(m[1]), index, width };
 }
 
-/** Every level of a tile's subtree: levels[0] is the stored row, levels[j] its hashes j levels up. */
-function expand(row: Buffer[]): Buffer[][] {
-  const levels = [row];
-  for (let j = 1; j < TILE_HEIGHT + 1; j++) {
-    const below = levels[j - 1]!;
-    const up: Buffer[] = [];
-    for (let i = 0; i + 1 < below.length; i += 2) up.push(nodeHash(below[i]!, below[i + 1]!));
-    if (up.length === 0) break;
-    levels.push(up);
+/**
+ * Every level of a tile's subtree in one buffer (one object instead of 511 for the collector):
+ * level j holds floor(width / 2^j) hashes, stored after the levels below it.
+ */
+interface Expanded {
+  width: number;
+  data: Buffer;
+}
+
+function expand(tile: Buffer): Expanded {
+  const width = Math.floor(tile.length / HASH_SIZE);
+  let total = 0;
+  for (let n = width; n > 0; n = Math.floor(n / 2)) total += n;
+  const data = Buffer.allocUnsafe(total * HASH_SIZE);
+  tile.copy(data, 0, 0, width * HASH_SIZE);
+  let below = 0;
+  let at = width;
+  for (let n = Math.floor(width / 2); n > 0; n = Math.floor(n / 2)) {
+    for (let i = 0; i < n; i++) {
+      const l = (below + 2 * i) * HASH_SIZE;
+      nodeHash(data.subarray(l, l + HASH_SIZE), data.subarray(l + HASH_SIZE, l + 2 * HASH_SIZE)).copy(
+        data,
+        (at + i) * HASH_SIZE,
+      );
+    }
+    below = at;
+    at += n;
   }
-  return levels;
+  return { width, data };
+}
+
+function nodeIn(e: Expanded, height: number, offset: number): Buffer | undefined {
+  let start = 0;
+  let n = e.width;
+  for (let j = 0; j < height; j++) {
+    start += n;
+    n = Math.floor(n / 2);
+  }
+  if (offset >= n) return undefined;
+  const at = (start + offset) * HASH_SIZE;
+  return e.data.subarray(at, at + HASH_SIZE);
 }
 
 /**
@@ -200,20 +230,21 @@ function expand(row: Buffer[]): Buffer[][] {
  */
 export class TileNodeReader implements NodeReader {
   /** Full tiles never change: their expansions are kept, least recently used evicted first. */
-  private readonly cache = new Map<string, Buffer[][]>();
+  private readonly cache = new Map<string, Expanded>();
   /** Expansions of partial tiles by width: a given width of a tile never changes, only grows. */
-  private readonly partial = new Map<string, Buffer[][]>();
+  private readonly partial = new Map<string, Expanded>();
 
   constructor(
     private readonly tiles: TileReader,
-    private readonly cacheTiles = 1024,
+    /** 16 KiB each: the default keeps the level-0 tiles of about a million entries. */
+    private readonly cacheTiles = 4096,
   ) {}
 
   async readNodes(nodes: readonly NodeId[]): Promise<Buffer[]> {
     const where = nodes.map(locate);
     const key = (w: TileId) => `${w.level}/${w.index}`;
     // Tiles this call uses are held here, so that caching one cannot evict another mid-call.
-    const held = new Map<string, Buffer[][]>();
+    const held = new Map<string, Expanded>();
     const missing = new Map<string, TileId>();
     for (const w of where) {
       const k = key(w);
@@ -232,26 +263,27 @@ export class TileNodeReader implements NodeReader {
       if (data) held.set(key(id), this.expansion(key(id), data));
     });
     return where.map((w, i) => {
-      const h = held.get(key(w))?.[w.height]?.[w.offset];
+      const e = held.get(key(w));
+      const h = e && nodeIn(e, w.height, w.offset);
       if (!h) throw new Error(`tree node ${JSON.stringify(nodes[i])} is not in the stored tiles`);
       return h;
     });
   }
 
-  private expansion(k: string, data: Buffer): Buffer[][] {
+  private expansion(k: string, data: Buffer): Expanded {
     const width = Math.floor(data.length / HASH_SIZE);
     if (width === TILE_WIDTH) {
-      const levels = expand(splitHashes(data, width));
-      remember(this.cache, k, levels, this.cacheTiles);
-      return levels;
+      const e = expand(data);
+      remember(this.cache, k, e, this.cacheTiles);
+      return e;
     }
     const pk = `${k}/${width}`;
-    let levels = this.partial.get(pk);
-    if (!levels) {
-      levels = expand(splitHashes(data, width));
-      remember(this.partial, pk, levels, 64);
+    let e = this.partial.get(pk);
+    if (!e) {
+      e = expand(data);
+      remember(this.partial, pk, e, 64);
     }
-    return levels;
+    return e;
   }
 }
 
