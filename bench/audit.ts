@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointSigner } from '../src/audit/checkpoint.js';
-import { Checkpointer } from '../src/audit/checkpointer.js';
+import { AuditCheckpointer } from '../src/audit/checkpointer.js';
 import { exportBundle } from '../src/audit/export.js';
 import { inclusionProof } from '../src/audit/merkle.js';
 import { LocalEd25519Key } from '../src/audit/note.js';
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     'INSERT INTO plain_events (request_id, kind, at, entry) VALUES (?, ?, ?, ?)',
   );
   const signer = new CheckpointSigner('bench.example/log', LocalEd25519Key.generate(), systemClock);
-  const checkpointer = new Checkpointer(store.audit, signer, systemClock, { intervalMs: 1000 });
+  const checkpointer = new AuditCheckpointer(store.audit, signer, systemClock, { intervalMs: 1000 });
 
   // Anchor: the same rows, the same group commit and fsync, no tree.
   const plainSecs = await drive(N, (i) =>

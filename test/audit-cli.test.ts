@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointSigner } from '../src/audit/checkpoint.js';
-import { Checkpointer } from '../src/audit/checkpointer.js';
+import { AuditCheckpointer } from '../src/audit/checkpointer.js';
 import { exportBundle } from '../src/audit/export.js';
 import { LocalEd25519Key } from '../src/audit/note.js';
 import { verifyBundle } from '../src/audit/verify.js';
@@ -179,7 +179,7 @@ describe('crash during appends', () => {
     expect(head.size).toBe(count);
     expect(count).toBeGreaterThanOrEqual(acknowledged);
     const signer = new CheckpointSigner('crash.example/log', LocalEd25519Key.generate(), systemClock);
-    await new Checkpointer(store.audit, signer, systemClock).checkpoint();
+    await new AuditCheckpointer(store.audit, signer, systemClock).checkpoint();
     await exportBundle(store.audit, signer.verifierKey, join(dir, 'crash-bundle'));
     expect(await verifyBundle(join(dir, 'crash-bundle'), { key: signer.verifierKey })).toMatchObject({
       ok: true,

@@ -8,7 +8,7 @@ export interface CheckpointSink {
   publish(checkpoint: StoredCheckpoint, log: AuditLogStore): Promise<string | undefined>;
 }
 
-export interface CheckpointerOptions {
+export interface AuditCheckpointerOptions {
   /** Sign at most this often while the tree grows (default 1000 ms). */
   intervalMs?: number;
   sinks?: CheckpointSink[];
@@ -20,7 +20,7 @@ export interface CheckpointerOptions {
  * more at shutdown. Signing happens after the commit (it may call a KMS), so it never holds a
  * write transaction open; the entries are durable before any checkpoint covers them.
  */
-export class Checkpointer {
+export class AuditCheckpointer {
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -28,7 +28,7 @@ export class Checkpointer {
     private readonly log: AuditLogStore,
     readonly signer: CheckpointSigner,
     private readonly clock: Clock,
-    private readonly options: CheckpointerOptions = {},
+    private readonly options: AuditCheckpointerOptions = {},
   ) {}
 
   start(): void {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { CheckpointSigner, cosignatureVerifier, logKeyFrom } from './checkpoint.js';
-import { Checkpointer } from './checkpointer.js';
+import { AuditCheckpointer } from './checkpointer.js';
 import type { AuditLogStore, StoredCheckpoint } from './log.js';
 import { CompactRange, leafHash } from './merkle.js';
 import { LocalEd25519Key, openNote, parseVerifierKey } from './note.js';
@@ -71,7 +71,7 @@ describe('publishing checkpoints', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
       const log = new MemoryLog();
-      const cp = new Checkpointer(log, signer, clock, {
+      const cp = new AuditCheckpointer(log, signer, clock, {
         sinks: [directorySink(join(dir, 'pub')), witnessSink(url)],
       });
       log.append(['a', 'b', 'c']);
@@ -79,7 +79,7 @@ describe('publishing checkpoints', () => {
       log.append(['d', 'e']);
       await cp.checkpoint();
       // A restarted log (fresh sink, no memory of the witness's size) still gets cosigned.
-      const restarted = new Checkpointer(log, signer, clock, { sinks: [witnessSink(url)] });
+      const restarted = new AuditCheckpointer(log, signer, clock, { sinks: [witnessSink(url)] });
       log.append(['f']);
       await restarted.checkpoint();
 

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { AuditEvent, EventSubject } from '../core/event.js';
 import { CheckpointSigner } from './checkpoint.js';
-import { Checkpointer } from './checkpointer.js';
+import { AuditCheckpointer } from './checkpointer.js';
 import type { AuditLogStore, StoredCheckpoint } from './log.js';
 import type { Ed25519Key } from './note.js';
 
@@ -29,7 +29,7 @@ export async function rotateKey(input: {
 }): Promise<{ signer: CheckpointSigner; checkpoint: StoredCheckpoint }> {
   const { log, old, next, clock } = input;
   // Everything before the rotation is sealed by the old key alone.
-  await new Checkpointer(log, old, clock).checkpoint();
+  await new AuditCheckpointer(log, old, clock).checkpoint();
   const signer = new CheckpointSigner(old.origin, next, clock);
   await input.append([
     {
@@ -40,7 +40,7 @@ export async function rotateKey(input: {
       details: { origin: old.origin, previousKey: old.verifierKey, newKey: signer.verifierKey },
     },
   ]);
-  const checkpoint = await new Checkpointer(
+  const checkpoint = await new AuditCheckpointer(
     log,
     new CheckpointSigner(old.origin, old.key, clock, next),
     clock,

@@ -1,36 +1,7 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import { version } from '../server/gateway.js';
-import { adminCommands } from './commands/admin.js';
-import { agentCommands } from './commands/agent.js';
-import { auditCommands } from './commands/audit.js';
-import { initCommand } from './commands/init.js';
-import { reviewCommands } from './commands/review.js';
-import { serveCommand } from './commands/serve.js';
-import { witnessCommand } from './commands/witness.js';
+import { CommanderError } from 'commander';
 import { exit, report } from './output.js';
-
-export function buildProgram(): Command {
-  const program = new Command('countersign')
-    .description(
-      'Approvals gateway for AI agents: policy per command, human review, tamper-evident audit log.',
-    )
-    .version(version)
-    .showHelpAfterError()
-    .exitOverride()
-    .addHelpText(
-      'after',
-      '\nExit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 action refused, 4 still pending, 5 refused by the API.\nDocs: docs/cli.md',
-    );
-  serveCommand(program);
-  initCommand(program);
-  agentCommands(program);
-  reviewCommands(program);
-  adminCommands(program);
-  auditCommands(program);
-  witnessCommand(program);
-  return program;
-}
+import { buildProgram } from './program.js';
 
 async function main(argv: string[]): Promise<void> {
   try {

@@ -45,10 +45,10 @@ export function report(error: unknown): number {
     process.stderr.write(`error: ${error.message}\n`);
     return exit.usage;
   }
-  const cause = (error as { cause?: { code?: string } }).cause;
-  if (error instanceof TypeError && cause?.code === 'ECONNREFUSED') {
+  if (error instanceof TypeError && error.message === 'fetch failed') {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     process.stderr.write(
-      'error: cannot reach the gateway; is `countersign serve` running? Set --url or COUNTERSIGN_URL.\n',
+      `error: cannot reach the gateway (${cause?.code ?? cause?.message ?? 'network error'}); is \`countersign serve\` running? Set --url or COUNTERSIGN_URL.\n`,
     );
     return exit.failure;
   }

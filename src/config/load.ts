@@ -19,7 +19,7 @@ export interface Config {
     logLevel: string;
   };
   dataDir: string;
-  store: { driver: 'sqlite'; path: string };
+  store: { driver: 'sqlite'; path: string; durability: 'fsync' | 'os' };
   /** Null means the embedded example policy is copied into the data dir on first start. */
   policyFiles: string[] | null;
   audit: {
@@ -101,7 +101,11 @@ export function loadConfig(
       logLevel: server.logLevel ?? 'info',
     },
     dataDir,
-    store: { driver: 'sqlite', path: rel(base, c.store?.path ?? resolve(dataDir, 'countersign.db')) },
+    store: {
+      driver: 'sqlite',
+      path: rel(base, c.store?.path ?? resolve(dataDir, 'countersign.db')),
+      durability: c.store?.durability ?? 'fsync',
+    },
     policyFiles: c.policy ? c.policy.files.map((f) => rel(base, f)) : null,
     audit: {
       signingKeyFile: rel(base, c.audit?.signingKeyFile ?? resolve(dataDir, 'audit-signing.key')),

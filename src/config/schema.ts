@@ -62,6 +62,12 @@ export const ConfigFile = Type.Object(
           path: Type.Optional(
             Type.String({ description: 'SQLite file; defaults to <dataDir>/countersign.db.' }),
           ),
+          durability: Type.Optional(
+            Type.Union([Type.Literal('fsync'), Type.Literal('os')], {
+              description:
+                'fsync (default): a decision is acknowledged only once it is on stable storage. os: once the operating system has it; survives a crash of the process, not of the machine.',
+            }),
+          ),
         },
         { additionalProperties: false, default: {} },
       ),

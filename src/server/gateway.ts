@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { Checkpointer } from '../audit/checkpointer.js';
+import { AuditCheckpointer } from '../audit/checkpointer.js';
 import { logSigner } from '../audit/log.js';
 import { directorySink, witnessSink } from '../audit/publish.js';
 import type { Config } from '../config/load.js';
@@ -55,7 +55,7 @@ export function policyFiles(config: Config): string[] {
 }
 
 export function openStore(config: Config): SqliteStore {
-  return new SqliteStore({ path: config.store.path });
+  return new SqliteStore({ path: config.store.path, durability: config.store.durability });
 }
 
 export interface Gateway {
@@ -69,7 +69,7 @@ export interface Gateway {
   dev: DevCredentials | null;
   signingKeyCreated: boolean;
   /** Signs audit checkpoints: every second while the log grows, and at close. */
-  checkpointer: Checkpointer;
+  checkpointer: AuditCheckpointer;
   close(): Promise<void>;
 }
 
@@ -122,7 +122,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     },
   });
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
-  const checkpointer = new Checkpointer(store.audit, signer, clock, {
+  const checkpointer = new AuditCheckpointer(store.audit, signer, clock, {
     intervalMs: config.audit.checkpointIntervalMs,
     sinks: [
       ...(config.audit.publishDir ? [directorySink(config.audit.publishDir)] : []),

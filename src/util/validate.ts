@@ -30,9 +30,26 @@ function describe(e: ErrorObject): { path: Array<string | number>; problem: stri
   }
 }
 
-/** Most specific error first: Ajv reports every branch of a union, the deepest one is the useful one. */
+const preference: Record<string, number> = { additionalProperties: 0, required: 1 };
+
+/**
+ * The error worth showing first: the deepest one (Ajv reports every branch of a union), and at
+ * equal depth an unknown key before a missing one, since a typo causes both.
+ */
 function best(errors: ErrorObject[]): ErrorObject {
-  return [...errors].sort((a, b) => b.instancePath.length - a.instancePath.length)[0] as ErrorObject;
+  const depth = (e: ErrorObject) => pointerToPath(e.instancePath).length;
+  return [...errors].sort(
+    (a, b) => depth(b) - depth(a) || (preference[a.keyword] ?? 2) - (preference[b.keyword] ?? 2),
+  )[0] as ErrorObject;
+}
+
+/** `did you mean 'match'?` when an unknown key sits where a required one is missing. */
+function suggestion(chosen: ErrorObject, errors: ErrorObject[]): string {
+  if (chosen.keyword !== 'additionalProperties') return '';
+  const missing = errors.find((e) => e.keyword === 'required' && e.instancePath === chosen.instancePath);
+  return missing
+    ? ` (did you mean '${String((missing.params as Record<string, unknown>).missingProperty)}'?)`
+    : '';
 }
 
 /** Validates a parsed YAML file against a schema, failing with file:line:column and what to do. */
@@ -40,8 +57,10 @@ export function validateSource<S extends TSchema>(schema: S, source: YamlSource,
   const check = ajv.compile(schema);
   const value = source.value ?? {};
   if (check(value)) return value as Static<S>;
-  const { path, problem } = describe(best(check.errors ?? []));
-  throw new SourceError(source.where(path), problem, fix);
+  const errors = check.errors ?? [];
+  const chosen = best(errors);
+  const { path, problem } = describe(chosen);
+  throw new SourceError(source.where(path), problem + suggestion(chosen, errors), fix);
 }
 
 /** Validates a plain value (already parsed JSON) against a schema. */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type CheckpointSigner, logKeyFrom } from '../../audit/checkpoint.js';
-import { Checkpointer } from '../../audit/checkpointer.js';
+import { AuditCheckpointer } from '../../audit/checkpointer.js';
 import { exportBundle } from '../../audit/export.js';
 import { CursorFile, exportOnce } from '../../audit/exporters/exporter.js';
 import { exporterFor } from '../../audit/exporters/targets.js';
@@ -49,7 +49,7 @@ async function withLog<T>(
   const { signer, config } = signerFor(opts);
   const store = openStore(config);
   try {
-    const latest = await new Checkpointer(store.audit, signer, systemClock).checkpoint();
+    const latest = await new AuditCheckpointer(store.audit, signer, systemClock).checkpoint();
     if (!latest) throw new Error('the audit log could not be checkpointed');
     return await fn(store, signer, latest);
   } finally {

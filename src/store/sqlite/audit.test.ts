@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CheckpointSigner, logKeyFrom, openCheckpoint } from '../../audit/checkpoint.js';
-import { Checkpointer } from '../../audit/checkpointer.js';
+import { AuditCheckpointer } from '../../audit/checkpointer.js';
 import { exportBundle } from '../../audit/export.js';
 import {
   CompactRange,
@@ -92,7 +92,7 @@ describe('SQLite audit tree', () => {
     const clock = new ManualClock();
     const store = new SqliteStore({ path: join(dir, 'db.sqlite') });
     const signer = signerFor(clock);
-    const cp = new Checkpointer(store.audit, signer, clock);
+    const cp = new AuditCheckpointer(store.audit, signer, clock);
     for (let b = 0; b < 3; b++) {
       await Promise.all(Array.from({ length: 120 }, (_, i) => store.appendEvents([event(b * 120 + i)])));
       clock.advance(1000);
@@ -125,7 +125,7 @@ describe('SQLite audit tree', () => {
     const dir = await tempDir();
     const clock = new ManualClock();
     const store = new SqliteStore({ path: join(dir, 'db.sqlite') });
-    const cp = new Checkpointer(store.audit, signerFor(clock), clock);
+    const cp = new AuditCheckpointer(store.audit, signerFor(clock), clock);
     await store.appendEvents([event(0)]);
     const first = await cp.checkpoint();
     expect(await cp.checkpoint()).toEqual(first);

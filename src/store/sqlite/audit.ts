@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { AuditLogStore, StoredCheckpoint, TreeHead } from '../../audit/log.js';
-import { HASH_SIZE, leafHash } from '../../audit/merkle.js';
+import { HASH_SIZE, leafHash, treeRoot } from '../../audit/merkle.js';
 import {
   appendLeaves,
   edgeRoot,
@@ -8,6 +8,7 @@ import {
   TILE_WIDTH,
   type Tile,
   type TileId,
+  TileNodeReader,
   type TreeEdge,
 } from '../../audit/tiles.js';
 
@@ -46,6 +47,9 @@ interface CheckpointRow {
  */
 export class SqliteAuditLog implements AuditLogStore {
   private edge: TreeEdge;
+  /** The largest tree size known to be on stable storage; only it may be signed. */
+  private durable: number;
+  private readonly reader = new TileNodeReader(this);
   private readonly stmt;
 
   constructor(db: Database.Database) {
@@ -78,6 +82,16 @@ export class SqliteAuditLog implements AuditLogStore {
       updateNote: db.prepare<[string, number]>('UPDATE audit_checkpoints SET note = ? WHERE seq = ?'),
     };
     this.edge = this.loadEdge(this.committedSize());
+    this.durable = this.edge.size;
+  }
+
+  /** The tree size the last commit produced (call right after a commit). */
+  committed(): number {
+    return this.edge.size;
+  }
+
+  markDurable(size: number): void {
+    this.durable = Math.max(this.durable, size);
   }
 
   private committedSize(): number {
@@ -111,9 +125,12 @@ export class SqliteAuditLog implements AuditLogStore {
     this.edge = edge;
   };
 
+  /** The durable tree head: what a checkpoint may cover. */
   async treeHead(): Promise<TreeHead> {
-    this.syncEdge();
-    return { size: this.edge.size, root: edgeRoot(this.edge) };
+    const committed = this.syncEdge();
+    const size = Math.min(this.durable, committed);
+    if (size === this.edge.size) return { size, root: edgeRoot(this.edge) };
+    return { size, root: await treeRoot(this.reader, size) };
   }
 
   async readTiles(ids: readonly TileId[]): Promise<(Buffer | undefined)[]> {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { canonicalJson } from '../../core/action.js';
@@ -7,15 +7,22 @@ import type { AuditEvent, StoredEvent } from '../../core/event.js';
 import type { ActionRequest, Review } from '../../core/request.js';
 import type { Credential, CredentialKind, Decision, RequestQuery, RequestSnapshot, Store } from '../store.js';
 import { SqliteAuditLog } from './audit.js';
+import { Checkpointer } from './checkpointer.js';
 import { migrations } from './schema.js';
 import { WriteQueue } from './write-queue.js';
 
 export interface SqliteOptions {
   /** File path, or `:memory:` for tests that need no file. */
   path: string;
-  /** `full` (default) fsyncs every commit; group commit keeps that affordable. */
-  synchronous?: 'full' | 'normal';
+  /**
+   * `fsync` (default): a write resolves only once its batch is on stable storage. `os`: once the
+   * OS has it (survives a crash of the process, not of the machine); for throwaway setups.
+   */
+  durability?: 'fsync' | 'os';
 }
+
+/** How often the checkpointer thread moves WAL frames into the database file. */
+const checkpointIntervalMs = 200;
 
 interface EventRow {
   idx: number;
@@ -29,20 +36,26 @@ export class SqliteStore implements Store {
   readonly writes: WriteQueue;
   /** The Merkle tree over the events table, extended in every write batch. */
   readonly audit: SqliteAuditLog;
+  private readonly wal: WalSync;
   private readonly stmt;
 
   constructor(options: SqliteOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous ?? 'full'}`);
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.migrateSync();
-    this.writes = new WriteQueue(this.db);
+    this.wal = new WalSync(this.db, options.path, options.durability ?? 'fsync');
     this.audit = new SqliteAuditLog(this.db);
     // Catch up with events written before the tree existed (or by a crashed batch), then keep up.
     this.db.transaction(() => this.audit.extend()).immediate();
+    // Checkpoints may only cover what is on stable storage: the tree size committed by a batch
+    // becomes signable once that batch's sync is done.
+    this.writes = new WriteQueue(this.db, () => {
+      const size = this.audit.committed();
+      return this.wal.sync().then(() => this.audit.markDurable(size));
+    });
     this.writes.hooks.push(this.audit.extend);
     const db = this.db;
     this.stmt = {
@@ -116,6 +129,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.writes.run(() => undefined);
+    await this.wal.close();
     this.db.close();
   }
 
@@ -251,5 +265,79 @@ export class SqliteStore implements Store {
       if (changed) this.appendSync(events);
       return changed;
     });
+  }
+}
+
+/**
+ * Durable group commit without blocking the event loop. better-sqlite3 is synchronous, so letting
+ * SQLite fsync each commit (synchronous=FULL) would stall every request for the length of a disk
+ * flush. Instead commits run with synchronous=OFF and, in `fsync` mode, the WAL file is
+ * fdatasync'ed on libuv's thread pool after each batch; callers hear back only after that.
+ * Automatic checkpoints (which fsync on the committing thread) are off in both modes: a
+ * Checkpointer thread runs them with synchronous=FULL, which fsyncs the database file before
+ * SQLite may reuse the WAL.
+ */
+class WalSync {
+  private fd: number | undefined;
+  private checkpointer: Checkpointer | undefined;
+  private syncing = false;
+  private waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+
+  constructor(
+    private readonly db: Database.Database,
+    path: string,
+    mode: 'fsync' | 'os',
+  ) {
+    if (path === ':memory:') return;
+    db.pragma('synchronous = OFF');
+    db.pragma('wal_autocheckpoint = 0');
+    // Keeps a recycled WAL from staying at its high-water mark on disk.
+    db.pragma('journal_size_limit = 67108864');
+    this.checkpointer = new Checkpointer(path, checkpointIntervalMs, (message) => {
+      process.emitWarning(`SQLite checkpoint failed: ${message}`);
+    });
+    if (mode === 'fsync') {
+      // The WAL exists once the database has been opened in WAL mode; fsync it through our own fd.
+      db.prepare('SELECT COUNT(*) FROM schema_migrations').get();
+      this.fd = openSync(`${path}-wal`, 'r');
+    }
+  }
+
+  /**
+   * One fdatasync in flight at a time: batches committed while it runs wait for the next one,
+   * which covers them all. Overlapping syncs of one file only queue in the kernel.
+   */
+  sync(): Promise<void> {
+    if (this.fd === undefined) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      if (!this.syncing) this.syncNext();
+    });
+  }
+
+  private syncNext(): void {
+    const fd = this.fd;
+    const group = this.waiting.splice(0);
+    if (group.length === 0 || fd === undefined) {
+      this.syncing = false;
+      for (const w of group) w.resolve();
+      return;
+    }
+    this.syncing = true;
+    fdatasync(fd, (error) => {
+      for (const w of group) {
+        if (error) w.reject(error);
+        else w.resolve();
+      }
+      this.syncNext();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.checkpointer?.stop();
+    if (this.fd !== undefined) {
+      closeSync(this.fd);
+      this.fd = undefined;
+    }
   }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CheckpointSigner } from '../../audit/checkpoint.js';
-import { Checkpointer } from '../../audit/checkpointer.js';
+import { AuditCheckpointer } from '../../audit/checkpointer.js';
 import { exportBundle } from '../../audit/export.js';
 import { LocalEd25519Key } from '../../audit/note.js';
 import { rotateKey } from '../../audit/rotation.js';
@@ -41,7 +41,7 @@ async function rotatedLog(signAfterWith: 'new' | 'old') {
   });
   await store.appendEvents([event(2)]);
   clock.advance(1000);
-  await new Checkpointer(store.audit, signAfterWith === 'new' ? signer : old, clock).checkpoint();
+  await new AuditCheckpointer(store.audit, signAfterWith === 'new' ? signer : old, clock).checkpoint();
   await exportBundle(store.audit, signer.verifierKey, join(dir, 'bundle'));
   await store.close();
   return { bundle: join(dir, 'bundle'), old, signer };
@@ -84,7 +84,7 @@ describe('key rotation', () => {
         details: { previousKey: old.verifierKey, newKey: next.verifierKey },
       },
     ]);
-    await new Checkpointer(store.audit, old, clock).checkpoint();
+    await new AuditCheckpointer(store.audit, old, clock).checkpoint();
     await exportBundle(store.audit, old.verifierKey, join(dir, 'bundle'));
     await store.close();
     expect((await verifyBundle(join(dir, 'bundle'), { key: old.verifierKey })).problem).toMatchObject({

@@ -10,11 +10,15 @@ interface Op {
 /** Runs inside every batch's transaction after its writes, e.g. to extend the audit tree. */
 export type BatchHook = (db: Database.Database) => void;
 
+/** Makes a committed batch durable; resolves once it is on stable storage. */
+export type Syncer = () => Promise<void>;
+
 /**
  * Group commit. Writes queued during one turn of the event loop run in one IMMEDIATE
- * transaction, each inside its own savepoint so a refused write does not undo its neighbours,
- * and the whole batch costs one durable commit. No promise resolves before its commit is on disk;
- * if the commit fails every write in the batch fails (closed).
+ * transaction, each inside its own savepoint so a refused write does not undo its neighbours.
+ * After the commit, `sync` makes the batch durable off the event loop (see SqliteStore), and only
+ * then do the batch's promises resolve: nobody is told "stored" before it is on disk. If the
+ * commit or the sync fails, every write in the batch fails (closed).
  */
 export class WriteQueue {
   private queue: Op[] = [];
@@ -23,6 +27,7 @@ export class WriteQueue {
 
   constructor(
     private readonly db: Database.Database,
+    private readonly sync: Syncer,
     private readonly maxBatch = 1000,
   ) {}
 
@@ -55,15 +60,24 @@ export class WriteQueue {
         })
         .immediate();
     } catch (error) {
-      const failure = new CountersignError('CS_ERR_UNAVAILABLE', 'the store could not commit the change');
-      failure.cause = error;
-      for (const op of batch) op.reject(failure);
+      this.fail(batch, error);
       return;
     }
-    batch.forEach((op, i) => {
-      const o = outcomes[i] as { ok: boolean; value: unknown };
-      if (o.ok) op.resolve(o.value);
-      else op.reject(o.value);
-    });
+    this.sync().then(
+      () => {
+        batch.forEach((op, i) => {
+          const o = outcomes[i] as { ok: boolean; value: unknown };
+          if (o.ok) op.resolve(o.value);
+          else op.reject(o.value);
+        });
+      },
+      (error: unknown) => this.fail(batch, error),
+    );
+  }
+
+  private fail(batch: Op[], cause: unknown): void {
+    const failure = new CountersignError('CS_ERR_UNAVAILABLE', 'the store could not commit the change');
+    failure.cause = cause;
+    for (const op of batch) op.reject(failure);
   }
 }

@@ -1,0 +1,54 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * The checkpointer runs in its own thread with its own connection. A checkpoint copies WAL frames
+ * into the database file and fsyncs it (synchronous=FULL on this connection) before SQLite may
+ * recycle the WAL, so the writer, which commits with synchronous=OFF and fsyncs the WAL itself,
+ * never loses a committed frame. Doing it here keeps the event loop free: a checkpoint of a busy
+ * WAL takes tens of milliseconds. Plain JS because a worker runs it without the TS loader.
+ */
+const source = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.path);
+db.pragma('busy_timeout = 5000');
+db.pragma('synchronous = FULL');
+let busy = false;
+function run(mode) {
+  if (busy) return;
+  busy = true;
+  try { db.pragma('wal_checkpoint(' + mode + ')'); } catch (e) { parentPort.postMessage({ error: String(e && e.message) }); }
+  busy = false;
+}
+const timer = setInterval(() => run('PASSIVE'), workerData.intervalMs);
+parentPort.on('message', (m) => {
+  if (m === 'stop') { clearInterval(timer); run('PASSIVE'); db.close(); parentPort.postMessage('stopped'); }
+});
+`;
+
+export class Checkpointer {
+  private readonly worker: Worker;
+
+  constructor(path: string, intervalMs: number, onError: (message: string) => void) {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(source, { eval: true, workerData: { path, driver, intervalMs } });
+    this.worker.on('message', (m: unknown) => {
+      if (typeof m === 'object' && m !== null && 'error' in m)
+        onError(String((m as { error: unknown }).error));
+    });
+    this.worker.unref();
+  }
+
+  async stop(): Promise<void> {
+    // Unref'd so an idle gateway can exit; while stopping, the last checkpoint must finish.
+    this.worker.ref();
+    const stopped = new Promise<void>((resolve) => {
+      this.worker.once('message', () => resolve());
+      this.worker.once('exit', () => resolve());
+    });
+    this.worker.postMessage('stop');
+    await stopped;
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,208 @@
+import { spawn } from 'node:child_process';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProgram } from '../src/cli/program.js';
+import { iamAction, startGateway, type TestGateway } from './support/gateway.js';
+
+const main = join(import.meta.dirname, '../src/cli/main.ts');
+
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
+      env: { ...process.env, ...env },
+      cwd: cwd ?? process.cwd(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => {
+      out += d;
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      err += d;
+    });
+    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+  });
+}
+
+let t: TestGateway;
+let env: (token: string) => Record<string, string>;
+beforeAll(async () => {
+  t = await startGateway();
+  env = (token) => ({ COUNTERSIGN_URL: t.url, COUNTERSIGN_TOKEN: token });
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('countersign CLI', () => {
+  it('has --help on every command', () => {
+    const walk = (c: Command): Command[] => [c, ...c.commands.flatMap(walk)];
+    const all = walk(buildProgram());
+    expect(all.length).toBeGreaterThan(15);
+    for (const c of all) {
+      const help = c.helpInformation();
+      expect(help).toContain('Usage:');
+      expect(c.description().length).toBeGreaterThan(5);
+    }
+  });
+
+  it('submits, reviews and shows a request, with documented exit codes', async () => {
+    const sub = await cli(
+      [
+        'submit',
+        '--type',
+        iamAction.type,
+        '--resource',
+        iamAction.resource,
+        '--params',
+        JSON.stringify(iamAction.params),
+        '--justification',
+        'cli test',
+        '--json',
+      ],
+      env(t.agent),
+    );
+    expect(sub.code).toBe(4); // pending
+    const id = JSON.parse(sub.out).id as string;
+
+    const self = await cli(['review', 'approve', id], env(t.reviewers.dana));
+    expect(self.code).toBe(5);
+    expect(self.err).toContain('Self-approval refused');
+    expect(self.err).toContain('hint:');
+
+    expect((await cli(['review', 'approve', id, '-m', 'ok'], env(t.reviewers.alice))).code).toBe(0);
+    const second = await cli(['review', 'approve', id], env(t.reviewers.bob));
+    expect(second.out).toContain('is now approved');
+
+    const show = await cli(['requests', 'show', id], env(t.reviewers.alice));
+    expect(show.code).toBe(0);
+    for (const text of [
+      'status      approved',
+      'request.submitted',
+      'review.cast',
+      'request.approved',
+      'alice@example.com',
+    ])
+      expect(show.out).toContain(text);
+
+    const json = JSON.parse((await cli(['requests', 'show', id, '--json'], env(t.agent))).out);
+    expect(json.events.map((e: any) => e.kind)).toContain('request.approved');
+
+    expect((await cli(['result', id, '--outcome', 'succeeded'], env(t.agent))).out).toContain('executed');
+  });
+
+  it('exits 0 for allowed, 3 for denied, 2 for bad usage, 1 when the gateway is unreachable', async () => {
+    expect(
+      (await cli(['submit', '--type', 's3.read', '--resource', 'r', '--justification', 'j'], env(t.agent)))
+        .code,
+    ).toBe(0);
+    expect(
+      (await cli(['submit', '--type', 'db.drop', '--resource', 'r', '--justification', 'j'], env(t.agent)))
+        .code,
+    ).toBe(3);
+    expect(
+      (
+        await cli(
+          ['submit', '--type', 'x.y', '--resource', 'r', '--justification', 'j', '--params', '[1]'],
+          env(t.agent),
+        )
+      ).code,
+    ).toBe(2);
+    expect((await cli(['submit', '--resource', 'r'], env(t.agent))).code).toBe(2);
+    const down = await cli(['submit', '--type', 'x.y', '--resource', 'r', '--justification', 'j'], {
+      COUNTERSIGN_URL: 'http://127.0.0.1:9',
+      COUNTERSIGN_TOKEN: t.agent,
+    });
+    expect(down.code).toBe(1);
+    expect(down.err).toContain('cannot reach the gateway');
+  });
+
+  it('waits for a decision with submit --wait', async () => {
+    const pending = cli(
+      [
+        'submit',
+        '--type',
+        'deploy.api',
+        '--resource',
+        'prod/api',
+        '--justification',
+        'j',
+        '--wait',
+        '30',
+        '--json',
+      ],
+      env(t.agent),
+    );
+    let id: string | undefined;
+    while (!id) {
+      const items = (await t.call('GET', '/v1/reviews/pending', t.reviewers.alice)).body.items as any[];
+      id = items.find((i) => i.action.type === 'deploy.api')?.id;
+    }
+    await t.call('POST', `/v1/actions/${id}/reviews`, t.reviewers.alice, {
+      vote: 'deny',
+      comment: 'not today',
+    });
+    const r = await pending;
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.out).status).toBe('rejected');
+  });
+
+  it('creates, lists and revokes agent keys on the configured store, showing the key once', async () => {
+    const made = await cli([
+      'actors',
+      'create',
+      '--name',
+      'ci',
+      '--owner',
+      'erin@example.com',
+      '--allow-type',
+      'deploy.*',
+      '--json',
+      '--config',
+      t.configFile,
+    ]);
+    expect(made.code).toBe(0);
+    const { id, token } = JSON.parse(made.out);
+    expect(token).toMatch(/^csk_/);
+    const list = await cli(['actors', 'list', '--config', t.configFile]);
+    expect(list.out).toContain(id);
+    expect(list.out).not.toContain(token.split('.')[1]);
+    expect((await t.call('GET', '/v1/whoami', token)).body.principal).toBe('erin@example.com');
+    expect((await cli(['actors', 'revoke', id, '--config', t.configFile])).code).toBe(0);
+    expect((await t.call('GET', '/v1/whoami', token)).status).toBe(401);
+  });
+
+  it('issues reviewer tokens only for configured reviewers', async () => {
+    const ok = await cli(['reviewers', 'token', 'alice@example.com', '--json', '--config', t.configFile]);
+    expect(JSON.parse(ok.out).token).toMatch(/^csr_/);
+    const nope = await cli(['reviewers', 'token', 'nobody@example.com', '--config', t.configFile]);
+    expect(nope.code).toBe(5);
+    expect(nope.err).toContain('not a configured reviewer');
+  });
+
+  it('reports a broken configuration with file:line and exit code 2', async () => {
+    const bad = join(t.dir, 'bad.yaml');
+    writeFileSync(bad, 'server:\n  prot: 1\n');
+    const r = await cli(['actors', 'list', '--config', bad]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('bad.yaml:2:3: unknown key');
+  });
+
+  it('init writes a working configuration, policy and a private signing key', async () => {
+    const dir = join(t.dir, 'fresh');
+    const r = await cli(['init', '--dir', dir, '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out);
+    expect(existsSync(out.config) && existsSync(out.policy)).toBe(true);
+    expect(statSync(out.signingKey).mode & 0o777).toBe(0o600);
+    expect((await cli(['init', '--dir', dir])).code).toBe(2);
+    expect((await cli(['reviewers', 'list', '--config', out.config])).out).toContain('alice@example.com');
+  });
+});
