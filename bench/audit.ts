@@ -101,7 +101,7 @@ async function main(): Promise<void> {
 
   const rows: [string, string, string][] = [
     ['metric', 'value', 'anchor / note'],
-    ['entries', String(size), `${CONCURRENCY} concurrent writers, synchronous=FULL, WAL`],
+    ['entries', String(size), `${CONCURRENCY} concurrent writers, WAL, durability fsync (group commit)`],
     [
       'plain inserts/s',
       Math.round(N / plainSecs).toLocaleString('en'),

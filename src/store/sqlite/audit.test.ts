@@ -133,3 +133,25 @@ describe('SQLite audit tree', () => {
     await store.close();
   });
 });
+
+describe('durable tree head', () => {
+  it('offers for signing only the tree size whose batch is on stable storage', async () => {
+    const dir = await tempDir();
+    const store = new SqliteStore({ path: join(dir, 'db.sqlite') });
+    await store.appendEvents([event(0), event(1)]);
+    const durable = await store.audit.treeHead();
+    // A batch committed but not yet synced: bypass the write queue, as if fdatasync were pending.
+    store.db.transaction(() => {
+      store.db
+        .prepare(
+          "INSERT INTO events (idx, request_id, kind, at, entry) VALUES (2, NULL, 'actor.created', 0, '{}')",
+        )
+        .run();
+      store.audit.extend();
+    })();
+    expect(await store.audit.treeHead()).toEqual(durable);
+    store.audit.markDurable(store.audit.committed());
+    expect((await store.audit.treeHead()).size).toBe(3);
+    await store.close();
+  });
+});
