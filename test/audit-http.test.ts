@@ -90,3 +90,25 @@ describe('audit HTTP API', () => {
     }
   });
 });
+
+describe('shutdown', () => {
+  it('signs a final checkpoint covering every committed entry', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'cs-audit-close-'));
+    const file = join(d, 'countersign.yaml');
+    await writeFile(file, 'dataDir: ./data\ndev: true\nserver:\n  logLevel: silent\n');
+    const g = await createGateway(loadConfig(file, {}));
+    await g.app.ready();
+    const writes = Array.from({ length: 20 }, (_, i) =>
+      g.admin.createActor({ name: `bot${i}`, owner: 'o@example.com', expiresAt: null, allowedTypes: null }),
+    );
+    await Promise.all(writes);
+    const store = g.store;
+    await g.close();
+    const { SqliteStore } = await import('../src/store/sqlite/index.js');
+    const reopened = new SqliteStore({ path: store.db.name });
+    const latest = await reopened.audit.latestCheckpoint();
+    expect(latest?.size).toBe((await reopened.audit.treeHead()).size);
+    await reopened.close();
+    await rm(d, { recursive: true, force: true });
+  });
+});

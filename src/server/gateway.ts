@@ -149,6 +149,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     async close() {
       expirer.stop();
       await app.close();
+      // Let the last writes reach the disk, so the final checkpoint covers every one of them.
+      await store.writes.run(() => undefined);
       await checkpointer.stop();
       await store.close();
     },
