@@ -1,9 +1,12 @@
+import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../core/action.js';
 import type { AuditEvent } from '../../core/event.js';
@@ -11,7 +14,7 @@ import { leafHash } from '../merkle.js';
 import { CursorFile, type EntrySource, exportOnce, toRecord } from './exporter.js';
 import { jsonlExporter } from './jsonl.js';
 import { ocsfApiActivity } from './ocsf.js';
-import { syslogExporter, syslogMessage } from './syslog.js';
+import { parseSyslogUrl, syslogExporter, syslogMessage } from './syslog.js';
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -118,6 +121,54 @@ describe('exporters', () => {
     expect(first.got[0]).toMatch(
       /^<110>1 2026-01-01T00:00:00\.000Z \S+ countersign \d+ request\.submitted \[countersign@32473 index="0" leafHash="[0-9a-f]{64}" requestId="req_0"\] \uFEFF\{/,
     );
+  });
+
+  it('syslog over TLS checks the receiver certificate and delivers', async () => {
+    const dir = await tempDir();
+    // A throwaway CA-less self-signed certificate for 127.0.0.1, made with the system openssl.
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
+    const got: string[] = [];
+    const server = createTlsServer(
+      { key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) },
+      (s) => s.on('data', (d: Buffer) => got.push(d.toString('utf8'))),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const src = new Source();
+    src.add(4);
+    const cursors = new CursorFile(join(dir, 'c.json'));
+    // Without the CA the certificate is refused and nothing is marked sent.
+    const untrusted = syslogExporter(parseSyslogUrl(`syslog+tls://127.0.0.1:${port}`));
+    await expect(exportOnce(src, untrusted, cursors)).rejects.toThrow();
+    expect(await cursors.get(untrusted.name)).toBe(0);
+    const trusted = syslogExporter(
+      parseSyslogUrl(`syslog+tls://127.0.0.1:${port}?ca=${join(dir, 'cert.pem')}`),
+      untrusted.name,
+    );
+    expect(await exportOnce(src, trusted, cursors)).toBe(4);
+    for (let i = 0; i < 500 && (got.join('').match(/index="/g) ?? []).length < 4; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    await trusted.close?.();
+    server.close();
+    expect(got.join('').match(/index="\d+"/g)).toEqual(['index="0"', 'index="1"', 'index="2"', 'index="3"']);
   });
 
   it('syslog over UDP reaches a listener on loopback', async () => {

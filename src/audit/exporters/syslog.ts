@@ -1,6 +1,8 @@
 import { createSocket } from 'node:dgram';
-import { connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { connect, isIP, type Socket } from 'node:net';
 import { hostname } from 'node:os';
+import { connect as tlsConnect } from 'node:tls';
 import type { Exporter, ExportRecord } from './exporter.js';
 
 /** RFC 5424 facility 13 ("log audit"), severity 6 (informational). */
@@ -21,24 +23,34 @@ export function syslogMessage(r: ExportRecord, host = hostname(), appName = 'cou
 }
 
 export interface SyslogTarget {
-  transport: 'udp' | 'tcp';
+  transport: 'udp' | 'tcp' | 'tls';
   host: string;
   port: number;
+  /** PEM file of the CA that signed the receiver's certificate (TLS; default: the system CAs). */
+  ca?: string;
 }
 
-/** Parses `syslog+udp://host:514` or `syslog+tcp://host:601`. */
+/** Parses `syslog+udp://host:514`, `syslog+tcp://host:601` or `syslog+tls://host:6514[?ca=FILE]`. */
 export function parseSyslogUrl(url: string): SyslogTarget {
-  const m = /^syslog\+(udp|tcp):\/\/([^:/]+|\[[^\]]+\]):(\d+)$/.exec(url);
-  if (!m)
+  const m = /^syslog\+(udp|tcp|tls):\/\/([^:/]+|\[[^\]]+\]):(\d+)(?:\?ca=(.+))?$/.exec(url);
+  if (!m || (m[4] && m[1] !== 'tls')) {
     throw new Error(
-      `syslog target ${JSON.stringify(url)} must look like syslog+udp://host:514 or syslog+tcp://host:601`,
+      `syslog target ${JSON.stringify(url)} must look like syslog+udp://host:514, syslog+tcp://host:601 or syslog+tls://host:6514?ca=/path/ca.pem`,
     );
-  return { transport: m[1] as 'udp' | 'tcp', host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) };
+  }
+  const host = m[2]!.replace(/^\[|\]$/g, '');
+  return {
+    transport: m[1] as SyslogTarget['transport'],
+    host,
+    port: Number(m[3]),
+    ...(m[4] ? { ca: m[4] } : {}),
+  };
 }
 
 /**
- * Syslog over UDP (one datagram per message; lossy by nature, use TCP when loss matters) or TCP
- * with octet-counting framing (RFC 6587), where a batch counts as sent once the socket flushed it.
+ * Syslog over UDP (one datagram per message; lossy by nature, use TCP when loss matters), TCP
+ * with octet-counting framing (RFC 6587) or TLS (RFC 5425, same framing, certificate checked);
+ * over TCP and TLS a batch counts as sent once the socket flushed it.
  */
 export function syslogExporter(
   target: SyslogTarget,
@@ -48,8 +60,16 @@ export function syslogExporter(
   const tcpSocket = () =>
     new Promise<Socket>((resolve, reject) => {
       if (tcp && !tcp.destroyed) return resolve(tcp);
-      const s = connect(target.port, target.host);
-      s.once('connect', () => {
+      const s =
+        target.transport === 'tls'
+          ? tlsConnect({
+              host: target.host,
+              port: target.port,
+              servername: isIP(target.host) ? undefined : target.host,
+              ...(target.ca ? { ca: readFileSync(target.ca) } : {}),
+            })
+          : connect(target.port, target.host);
+      s.once(target.transport === 'tls' ? 'secureConnect' : 'connect', () => {
         tcp = s;
         s.on('error', () => s.destroy());
         resolve(s);

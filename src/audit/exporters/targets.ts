@@ -16,6 +16,6 @@ export function exporterFor(target: string): Exporter {
   if (target.startsWith('syslog+')) return syslogExporter(parseSyslogUrl(target), target);
   if (target.startsWith('otlp+http')) return otlpExporter(target.slice(5));
   throw new Error(
-    `unknown export target ${JSON.stringify(target)}; use jsonl:FILE, ocsf:FILE, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT or otlp+http://HOST:PORT/v1/logs`,
+    `unknown export target ${JSON.stringify(target)}; use jsonl:FILE, ocsf:FILE, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT[?ca=FILE] or otlp+http://HOST:PORT/v1/logs`,
   );
 }

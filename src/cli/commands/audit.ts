@@ -221,7 +221,7 @@ export function auditCommands(program: Command): void {
     .description('send audit entries to observability sinks, resuming from persisted cursors (at-least-once)')
     .requiredOption(
       '--to <target...>',
-      'jsonl:FILE, ocsf:FILE, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, otlp+http://HOST:PORT/v1/logs',
+      'jsonl:FILE, ocsf:FILE, syslog+udp|tcp://HOST:PORT, syslog+tls://HOST:PORT[?ca=FILE], otlp+http://HOST:PORT/v1/logs',
     )
     .option('--state <file>', 'cursor file', 'audit-export-cursors.json')
     .option('--follow', 'keep running and ship new entries every second')
