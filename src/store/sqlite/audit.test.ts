@@ -155,3 +155,28 @@ describe('durable tree head', () => {
     await store.close();
   });
 });
+
+describe('upgrade', () => {
+  it('builds the tree on open for events written before it existed, in pages', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'db.sqlite');
+    const first = new SqliteStore({ path });
+    await first.close();
+    const Database = (await import('better-sqlite3')).default;
+    const raw = new Database(path);
+    const insert = raw.prepare(
+      "INSERT INTO events (idx, request_id, kind, at, entry) VALUES (?, NULL, 'actor.created', 0, ?)",
+    );
+    raw.transaction(() => {
+      for (let i = 0; i < 25_000; i++) insert.run(i, `{"i":${i}}`);
+    })();
+    raw.close();
+    const store = new SqliteStore({ path });
+    const head = await store.audit.treeHead();
+    expect(head.size).toBe(25_000);
+    const c = new CompactRange();
+    for (let i = 0; i < 25_000; i++) c.append(leafHash(`{"i":${i}}`));
+    expect(head.root).toEqual(c.root());
+    await store.close();
+  });
+});

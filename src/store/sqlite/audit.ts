@@ -56,8 +56,8 @@ export class SqliteAuditLog implements AuditLogStore {
     this.stmt = {
       size: db.prepare<[], { size: number }>('SELECT size FROM audit_tree WHERE id = 1'),
       setSize: db.prepare<[number]>('UPDATE audit_tree SET size = ? WHERE id = 1'),
-      newEvents: db.prepare<[number], { idx: number; entry: string }>(
-        'SELECT idx, entry FROM events WHERE idx >= ? ORDER BY idx',
+      newEvents: db.prepare<[number, number], { idx: number; entry: string }>(
+        'SELECT idx, entry FROM events WHERE idx >= ? ORDER BY idx LIMIT ?',
       ),
       tile: db.prepare<[number, number], { data: Buffer }>(
         'SELECT data FROM audit_tiles WHERE level = ? AND idx = ?',
@@ -110,19 +110,24 @@ export class SqliteAuditLog implements AuditLogStore {
 
   /** The write-batch hook. Throwing here fails the whole batch closed. */
   readonly extend = (): void => {
-    const size = this.syncEdge();
-    const rows = this.stmt.newEvents.all(size);
-    if (rows.length === 0) return;
-    rows.forEach((r, i) => {
-      if (r.idx !== size + i) throw new Error(`audit log gap: event ${size + i} is missing, found ${r.idx}`);
-    });
-    const { edge, tiles } = appendLeaves(
-      this.edge,
-      rows.map((r) => leafHash(r.entry)),
-    );
-    for (const t of tiles) this.stmt.putTile.run(t.level, t.index, t.width, t.data);
-    this.stmt.setSize.run(edge.size);
-    this.edge = edge;
+    let size = this.syncEdge();
+    // Paged, so catching up with a large log written before the tree existed stays in bounds.
+    for (;;) {
+      const rows = this.stmt.newEvents.all(size, 10_000);
+      if (rows.length === 0) return;
+      rows.forEach((r, i) => {
+        if (r.idx !== size + i)
+          throw new Error(`audit log gap: event ${size + i} is missing, found ${r.idx}`);
+      });
+      const { edge, tiles } = appendLeaves(
+        this.edge,
+        rows.map((r) => leafHash(r.entry)),
+      );
+      for (const t of tiles) this.stmt.putTile.run(t.level, t.index, t.width, t.data);
+      this.stmt.setSize.run(edge.size);
+      this.edge = edge;
+      size = edge.size;
+    }
   };
 
   /** The durable tree head: what a checkpoint may cover. */

@@ -50,6 +50,8 @@ export class SqliteStore implements Store {
     this.audit = new SqliteAuditLog(this.db);
     // Catch up with events written before the tree existed (or by a crashed batch), then keep up.
     this.db.transaction(() => this.audit.extend()).immediate();
+    // Events found on open were committed by an earlier process: what we read is what survived.
+    this.audit.markDurable(this.audit.committed());
     // Checkpoints may only cover what is on stable storage: the tree size committed by a batch
     // becomes signable once that batch's sync is done.
     this.writes = new WriteQueue(this.db, () => {
