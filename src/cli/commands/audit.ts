@@ -63,13 +63,11 @@ function readKey(key: string): string {
   return key.trim();
 }
 
-function receiptFor(store: SqliteStore, latest: StoredCheckpoint, index: number): Promise<string> {
-  return (async () => {
-    const [row] = await store.audit.readEntries(index, 1);
-    if (!row || row.index !== index) throw new UsageError(`no audit entry ${index}`);
-    const proof = await inclusionProof(new TileNodeReader(store.audit), index, latest.size);
-    return formatReceipt({ index, proof, checkpoint: latest.note, extra: Buffer.from(row.entry, 'utf8') });
-  })();
+async function receiptFor(store: SqliteStore, latest: StoredCheckpoint, index: number): Promise<string> {
+  const [row] = await store.audit.readEntries(index, 1);
+  if (!row || row.index !== index) throw new UsageError(`no audit entry ${index}`);
+  const proof = await inclusionProof(new TileNodeReader(store.audit), index, latest.size);
+  return formatReceipt({ index, proof, checkpoint: latest.note, extra: Buffer.from(row.entry, 'utf8') });
 }
 
 const configOption = [
