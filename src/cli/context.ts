@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { type Config, loadConfig } from '../config/load.js';
 import { CountersignClient } from '../sdk/client.js';
+import { savedToken } from './login.js';
 import { UsageError } from './output.js';
 
 export interface ConfigOption {
@@ -19,12 +20,13 @@ export function resolveConfig(opts: ConfigOption): Config {
 }
 
 export function clientFrom(flags: ClientFlags): CountersignClient {
-  const token = flags.token ?? process.env.COUNTERSIGN_TOKEN;
+  const url = flags.url ?? process.env.COUNTERSIGN_URL ?? 'http://127.0.0.1:8080';
+  // Last resort: the reviewer token `countersign login` saved for this gateway.
+  const token = flags.token ?? process.env.COUNTERSIGN_TOKEN ?? savedToken(url);
   if (!token)
     throw new UsageError(
-      'no credential: pass --token or set COUNTERSIGN_TOKEN to an agent key or reviewer token',
+      'no credential: pass --token, set COUNTERSIGN_TOKEN to an agent key or reviewer token, or run `countersign login`',
     );
-  const url = flags.url ?? process.env.COUNTERSIGN_URL ?? 'http://127.0.0.1:8080';
   return new CountersignClient({ url, token });
 }
 

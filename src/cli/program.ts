@@ -4,6 +4,7 @@ import { adminCommands } from './commands/admin.js';
 import { agentCommands } from './commands/agent.js';
 import { auditCommands } from './commands/audit.js';
 import { initCommand } from './commands/init.js';
+import { loginCommand } from './commands/login.js';
 import { reviewCommands } from './commands/review.js';
 import { serveCommand } from './commands/serve.js';
 import { witnessCommand } from './commands/witness.js';
@@ -27,5 +28,6 @@ export function buildProgram(): Command {
   adminCommands(program);
   auditCommands(program);
   witnessCommand(program);
+  loginCommand(program);
   return program;
 }

@@ -4,6 +4,7 @@ import { parse as parseYamlScalar } from 'yaml';
 import { parseDuration } from '../util/duration.js';
 import { validateSource } from '../util/validate.js';
 import { parseYaml, SourceError, type YamlSource } from '../util/yaml-source.js';
+import { type IdentityConfig, resolveIdentity } from './identity.js';
 import { ConfigFile, type ReviewerEntryT } from './schema.js';
 
 /** The configuration after validation, defaults and path resolution: what the server runs on. */
@@ -31,6 +32,7 @@ export interface Config {
   };
   expirySweepMs: number;
   reviewers: Array<Required<ReviewerEntryT>>;
+  identity: IdentityConfig;
   dev: boolean;
 }
 
@@ -90,6 +92,13 @@ export function loadConfig(
   const base = file ? dirname(resolve(cwd, file)) : cwd;
   const dataDir = rel(base, c.dataDir ?? '.countersign');
   const server = c.server ?? {};
+  const publicUrl = server.publicUrl ?? `http://${server.host ?? '127.0.0.1'}:${server.port ?? 8080}`;
+  let identity: IdentityConfig;
+  try {
+    identity = resolveIdentity(c.identity, publicUrl);
+  } catch (e) {
+    throw new SourceError(label, (e as Error).message, 'See docs/identity.md');
+  }
   return {
     file,
     server: {
@@ -116,6 +125,7 @@ export function loadConfig(
     },
     expirySweepMs: parseDuration(c.expiry?.sweepInterval ?? '1s') as number,
     reviewers: (c.reviewers ?? []).map((r) => ({ ...r, name: r.name ?? r.email })),
+    identity,
     dev: c.dev ?? file === null,
   };
 }

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { IdentitySection } from './identity.js';
 
 const Duration = Type.String({
   pattern: '^(\\d+(ms|s|m|h|d))+$',
@@ -122,6 +123,7 @@ export const ConfigFile = Type.Object(
       Type.Object({ sweepInterval: Type.Optional(Duration) }, { additionalProperties: false }),
     ),
     reviewers: Type.Optional(Type.Array(ReviewerEntry)),
+    identity: Type.Optional(IdentitySection),
     dev: Type.Optional(
       Type.Boolean({
         description:

@@ -38,6 +38,21 @@ export const errorCodes = {
     title: 'Fresh login required',
     fix: 'Sign in again through the identity provider, then cast the vote within the time the rule allows.',
   },
+  CS_ERR_CSRF: {
+    status: 403,
+    title: 'CSRF token missing or wrong',
+    fix: 'Send the x-csrf-token header from GET /auth/session with every state-changing request made with a session cookie.',
+  },
+  CS_ERR_LOGIN_FAILED: {
+    status: 401,
+    title: 'Sign-in refused',
+    fix: 'Start again from /auth/login; if it keeps failing, ask an administrator to check identity.oidc in the configuration.',
+  },
+  CS_ERR_IDP_UNAVAILABLE: {
+    status: 503,
+    title: 'Identity provider unreachable',
+    fix: 'The gateway could not reach the identity provider; retry later and check identity.oidc.issuer.',
+  },
   CS_ERR_NOT_FOUND: {
     status: 404,
     title: 'Not found',

@@ -103,6 +103,8 @@ export function checkVote(
     throw new CountersignError(
       'CS_ERR_STEP_UP_REQUIRED',
       `this rule needs a login within the last ${Math.round(step / 60000)} minutes`,
+      // Lets a console or CLI send the reviewer straight to a fresh login (OIDC max_age).
+      { maxAgeSeconds: Math.floor(step / 1000) },
     );
   }
   if (existing.some((r) => samePerson(r, reviewer))) {

@@ -19,7 +19,17 @@ function bearer(request: FastifyRequest): string | undefined {
 /** onRequest hooks: authentication runs before the body is even parsed. */
 export function authHooks(authenticator: Authenticator) {
   const load = async (request: FastifyRequest) => {
-    request.caller = await authenticator.authenticate(bearer(request));
+    const token = bearer(request);
+    const cookie = request.headers.cookie;
+    // A bearer token wins; a reviewer session cookie is the browser's way in (with CSRF checks).
+    request.caller =
+      token === undefined && authenticator.hasSessionCookie(cookie)
+        ? await authenticator.authenticateCookie({
+            cookie,
+            method: request.method,
+            csrf: request.headers['x-csrf-token'] as string | undefined,
+          })
+        : await authenticator.authenticate(token);
     return request.caller;
   };
   return {

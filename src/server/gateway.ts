@@ -18,6 +18,7 @@ import { Service } from '../service/service.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { buildApp } from './app.js';
 import { type DevCredentials, devReviewers, ensureDevCredentials } from './dev.js';
+import { createIdentity, type IdentityParts } from './identity.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createMetrics } from './metrics.js';
 
@@ -64,6 +65,7 @@ export interface Gateway {
   store: SqliteStore;
   admin: Admin;
   authenticator: Authenticator;
+  identity: IdentityParts;
   directory: ReviewerDirectory;
   policy: () => Policy;
   dev: DevCredentials | null;
@@ -81,7 +83,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   const store = openStore(config);
   const metrics = createMetrics();
   const directory = directoryFor(config);
-  const authenticator = new Authenticator(store, directory, clock);
+  // Identity (issue 5): workload JWTs, reviewer sessions, OIDC login, chat links.
+  const identity = createIdentity(config, store, clock, directory);
+  const authenticator = new Authenticator(store, directory, clock, identity.sources);
   const current = () => policy;
   const service = new Service({
     store,
@@ -121,6 +125,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       current();
     },
   });
+  await identity.register(app);
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
   const checkpointer = new AuditCheckpointer(store.audit, signer, clock, {
     intervalMs: config.audit.checkpointIntervalMs,
@@ -141,6 +146,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     store,
     admin,
     authenticator,
+    identity,
     directory,
     policy: current,
     dev,

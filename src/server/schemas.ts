@@ -99,6 +99,8 @@ export const ActionView = Type.Object({
     actor: Type.String(),
     name: Type.String(),
     principal: Type.Union([Type.String(), Type.Null()]),
+    onBehalfOf: Type.Array(Type.String(), { description: 'Further humans in the delegation chain.' }),
+    via: Type.String({ description: 'How the actor authenticated: api_key or jwt.' }),
   }),
   quorum: Type.Union([
     Type.Null(),

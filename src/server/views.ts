@@ -20,7 +20,13 @@ export function actionView({ request: r, reviews }: RequestSnapshot): ActionView
       params: r.action.params,
       justification: r.action.justification,
     },
-    requester: { actor: r.requester.id, name: r.requester.name, principal: r.requester.principal },
+    requester: {
+      actor: r.requester.id,
+      name: r.requester.name,
+      principal: r.requester.principal,
+      onBehalfOf: r.requester.onBehalfOf ?? [],
+      via: r.requester.via,
+    },
     quorum: r.requirement
       ? { anyOf: progress(r.requirement, reviews), denyThreshold: r.requirement.denyThreshold }
       : null,

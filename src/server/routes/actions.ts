@@ -140,12 +140,12 @@ export const actionRoutes: FastifyPluginAsyncTypebox<ActionRoutesOptions> = asyn
         response: { 200: ActionView, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const waitMs = Math.min((request.query.wait ?? 0) * 1000, maxWaitMs);
       const who = viewer(request);
       // Stop waiting if the client goes away, so abandoned long-polls hold nothing.
       const controller = new AbortController();
-      request.raw.once('close', () => controller.abort());
+      reply.raw.once('close', () => controller.abort());
       await service.waitForDecision(request.params.id, who, waitMs, controller.signal);
       return actionView(await service.getFor(request.params.id, who));
     },

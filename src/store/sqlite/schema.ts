@@ -55,5 +55,45 @@ export const migrations: Migration[] = [
   CREATE INDEX credentials_kind ON credentials (kind, created_at);
   `,
   },
-  { name: '0002-audit-tree', sql: auditMigration },
+  {
+    // Identity (0200-0299): reviewer sessions, single-use tickets, chat links, people seen at login.
+    name: '0200-identity-sessions-tickets-links',
+    sql: `
+  CREATE TABLE identity_sessions (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    reviewer_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    last_seen_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+  );
+  CREATE INDEX identity_sessions_reviewer ON identity_sessions (reviewer_id);
+  CREATE TABLE identity_tickets (
+    id TEXT PRIMARY KEY,
+    purpose TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+  );
+  CREATE INDEX identity_tickets_expiry ON identity_tickets (expires_at);
+  CREATE TABLE identity_chat_links (
+    platform TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    reviewer_id TEXT NOT NULL,
+    linked_at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (platform, team_id, user_id)
+  );
+  CREATE TABLE identity_people (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    last_login_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+  );
+  CREATE INDEX identity_people_email ON identity_people (email);
+  `,
+  },
+  // Audit (0300-0399): the Merkle tree over the events table, its tiles and checkpoints.
+  { name: '0300-audit-tree', sql: auditMigration },
 ];
