@@ -5,6 +5,7 @@ import { agentCommands } from './commands/agent.js';
 import { auditCommands } from './commands/audit.js';
 import { initCommand } from './commands/init.js';
 import { loginCommand } from './commands/login.js';
+import { mcpCommand } from './commands/mcp.js';
 import { reviewCommands } from './commands/review.js';
 import { serveCommand } from './commands/serve.js';
 import { witnessCommand } from './commands/witness.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   adminCommands(program);
   auditCommands(program);
   witnessCommand(program);
+  mcpCommand(program);
   loginCommand(program);
   return program;
 }

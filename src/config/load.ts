@@ -5,6 +5,7 @@ import { parseDuration } from '../util/duration.js';
 import { validateSource } from '../util/validate.js';
 import { parseYaml, SourceError, type YamlSource } from '../util/yaml-source.js';
 import { type IdentityConfig, resolveIdentity } from './identity.js';
+import { type McpConfig, resolveMcpConfig } from './mcp.js';
 import { ConfigFile, type ReviewerEntryT } from './schema.js';
 
 /** The configuration after validation, defaults and path resolution: what the server runs on. */
@@ -34,6 +35,8 @@ export interface Config {
   reviewers: Array<Required<ReviewerEntryT>>;
   identity: IdentityConfig;
   dev: boolean;
+  /** MCP upstreams the gateway fronts; null (or absent, for hand-built configs) without an `mcp:` key. */
+  mcp?: McpConfig | null;
 }
 
 export const envPrefix = 'COUNTERSIGN__';
@@ -59,6 +62,24 @@ function applyEnv(source: YamlSource, env: NodeJS.ProcessEnv): Map<string, strin
 
 function rel(base: string, p: string): string {
   return isAbsolute(p) ? p : resolve(base, p);
+}
+
+function mcpSection(
+  raw: Parameters<typeof resolveMcpConfig>[0],
+  env: NodeJS.ProcessEnv,
+  base: string,
+  label: string,
+) {
+  try {
+    return resolveMcpConfig(
+      raw,
+      env,
+      (p) => rel(base, p),
+      (d) => parseDuration(d) as number,
+    );
+  } catch (e) {
+    throw new SourceError(label, (e as Error).message, 'See docs/mcp.md');
+  }
 }
 
 /** Loads a configuration file (or the embedded defaults when `file` is null) with env overrides. */
@@ -127,5 +148,6 @@ export function loadConfig(
     reviewers: (c.reviewers ?? []).map((r) => ({ ...r, name: r.name ?? r.email })),
     identity,
     dev: c.dev ?? file === null,
+    mcp: c.mcp ? mcpSection(c.mcp, env, base, label) : null,
   };
 }

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { IdentitySection } from './identity.js';
+import { McpConfigFile } from './mcp.js';
 
 const Duration = Type.String({
   pattern: '^(\\d+(ms|s|m|h|d))+$',
@@ -124,6 +125,7 @@ export const ConfigFile = Type.Object(
     ),
     reviewers: Type.Optional(Type.Array(ReviewerEntry)),
     identity: Type.Optional(IdentitySection),
+    mcp: Type.Optional(McpConfigFile),
     dev: Type.Optional(
       Type.Boolean({
         description:

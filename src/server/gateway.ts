@@ -8,6 +8,7 @@ import { directorySink, witnessSink } from '../audit/publish.js';
 import type { Config } from '../config/load.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Reviewer } from '../core/identity.js';
+import { McpGateway } from '../gateways/mcp/index.js';
 import { loadPolicy } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
 import { Admin } from '../service/admin.js';
@@ -69,6 +70,7 @@ export interface Gateway {
   directory: ReviewerDirectory;
   policy: () => Policy;
   dev: DevCredentials | null;
+  mcp: McpGateway | null;
   signingKeyCreated: boolean;
   /** Signs audit checkpoints: every second while the log grows, and at close. */
   checkpointer: AuditCheckpointer;
@@ -126,6 +128,26 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     },
   });
   await identity.register(app);
+  // --- MCP gateway (docs/mcp.md): /mcp/NAME for every configured upstream. ---
+  const mcp = config.mcp
+    ? new McpGateway({
+        config: config.mcp,
+        service,
+        authenticator,
+        logger: app.log,
+        version,
+        preview: (actor, resource) => {
+          try {
+            const action = { type: 'mcp.tools.call', resource, params: {}, justification: '' };
+            return current().evaluate({ action, actor, now: clock.now() }).decision;
+          } catch {
+            return null;
+          }
+        },
+      })
+    : null;
+  await mcp?.mount(app);
+  // --- end MCP gateway ---
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
   const checkpointer = new AuditCheckpointer(store.audit, signer, clock, {
     intervalMs: config.audit.checkpointIntervalMs,
@@ -150,11 +172,13 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     directory,
     policy: current,
     dev,
+    mcp,
     signingKeyCreated: key.created,
     checkpointer,
     async close() {
       expirer.stop();
       await app.close();
+      await mcp?.close();
       // Let the last writes reach the disk, so the final checkpoint covers every one of them.
       await store.writes.run(() => undefined);
       await checkpointer.stop();

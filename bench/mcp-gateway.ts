@@ -1,0 +1,27 @@
+// Child process for bench/mcp.ts: a complete gateway (SQLite store, policy, audit trail) fronting
+// one upstream URL, so the gateway does not share an event loop with the benchmark's clients.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadConfig } from '../src/config/load.js';
+import { createGateway } from '../src/server/gateway.js';
+
+const [upstreamUrl, policyFile, base] = process.argv.slice(2) as [string, string, string | undefined];
+// `base` puts the SQLite store elsewhere, e.g. on tmpfs to separate fsync cost from gateway CPU.
+const dir = mkdtempSync(join(base ?? tmpdir(), 'cs-bench-mcp-'));
+const file = join(dir, 'countersign.yaml');
+writeFileSync(
+  file,
+  `dataDir: ./data
+policy: { files: [${JSON.stringify(resolve(policyFile))}] }
+server: { logLevel: warn }
+mcp:
+  upstreams:
+    bench: { url: ${JSON.stringify(upstreamUrl)} }
+`,
+);
+const gw = await createGateway(loadConfig(file, {}));
+const url = await gw.app.listen({ host: '127.0.0.1', port: 0 });
+const { token } = await gw.admin.createActor({ name: 'bench-agent', owner: 'bench@example.com' });
+process.stdout.write(`${JSON.stringify({ url, token })}\n`);
+process.once('SIGTERM', () => void gw.close().then(() => process.exit(0)));

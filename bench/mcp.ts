@@ -1,0 +1,141 @@
+// npm run bench:mcp — tools/call round trips through the Countersign MCP gateway against the same
+// calls made directly to the same upstream process, in the same run. Prints a table with the ratio.
+//
+// The upstream is the test fixture McpServer over Streamable HTTP in its own process; the gateway
+// runs in its own process too (bench/mcp-gateway.ts) with a real SQLite store, so every call is a
+// durable submit plus a recorded result. A second gateway keeps its store on tmpfs (when
+// /dev/shm exists) to show how much of the added latency is the disk's fsync.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const calls = Number(process.env.BENCH_CALLS ?? 2000);
+const warmup = Number(process.env.BENCH_WARMUP ?? 300);
+const concurrency = (process.env.BENCH_CONCURRENCY ?? '1,8').split(',').map(Number);
+
+/** Starts a child process and resolves with the first line it prints. */
+function start(args: string[], children: ChildProcess[]): Promise<string> {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
+  });
+}
+
+async function connect(url: string, token?: string): Promise<Client> {
+  const client = new Client({ name: 'bench', version: '1' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: token ? { headers: { authorization: `Bearer ${token}` } } : {},
+    }),
+  );
+  return client;
+}
+
+const call = (c: Client, i: number) =>
+  c.request(
+    { method: 'tools/call', params: { name: 'echo', arguments: { text: `n${i}` } } },
+    CallToolResultSchema,
+  );
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+/** `n` calls spread over the clients' sequential loops; latency per call, throughput over the run. */
+async function measure(clients: Client[], n: number): Promise<Run> {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    clients.map(async (c) => {
+      while (next < n) {
+        const i = next++;
+        const s = performance.now();
+        const r = await call(c, i);
+        latencies.push(performance.now() - s);
+        if (r.isError) throw new Error(`call failed: ${JSON.stringify(r.content)}`);
+      }
+    }),
+  );
+  const elapsed = performance.now() - t0;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] as number;
+  return { rps: (n / elapsed) * 1000, p50: at(0.5), p99: at(0.99) };
+}
+
+const mean = (runs: Run[]): Run => ({
+  rps: runs.reduce((a, r) => a + r.rps, 0) / runs.length,
+  p50: runs.reduce((a, r) => a + r.p50, 0) / runs.length,
+  p99: runs.reduce((a, r) => a + r.p99, 0) / runs.length,
+});
+
+interface Target {
+  name: string;
+  url: string;
+  token?: string;
+}
+
+const children: ChildProcess[] = [];
+const rows: string[][] = [['clients', 'path', 'calls/s', 'p50 ms', 'p99 ms', 'ratio', 'added p50 ms']];
+const load = loadavg()[0]?.toFixed(1);
+try {
+  const port = await start(['test/mcp/fixture-server.mjs', '--http'], children);
+  const upstreamUrl = `http://127.0.0.1:${port.trim()}/mcp`;
+  const targets: Target[] = [{ name: 'direct', url: upstreamUrl }];
+  const bases: Array<[string, string[]]> = [['gateway', []]];
+  if (existsSync('/dev/shm')) bases.push(['gateway, store on tmpfs', ['/dev/shm']]);
+  for (const [name, extra] of bases) {
+    const line = await start(
+      ['--import', 'tsx', 'bench/mcp-gateway.ts', upstreamUrl, 'test/mcp/policy.yaml', ...extra],
+      children,
+    );
+    const { url, token } = JSON.parse(line) as { url: string; token: string };
+    targets.push({ name, url: `${url}/mcp/bench`, token });
+  }
+  for (const c of concurrency) {
+    const clients = await Promise.all(
+      targets.map((t) => Promise.all(Array.from({ length: c }, () => connect(t.url, t.token)))),
+    );
+    for (const cl of clients) await measure(cl, warmup);
+    // Interleave rounds so drift (load from other processes, GC) hits every path alike.
+    const runs: Run[][] = targets.map(() => []);
+    for (let round = 0; round < 4; round++) {
+      for (const [i, cl] of clients.entries()) runs[i]?.push(await measure(cl, calls / 4));
+    }
+    const direct = mean(runs[0] as Run[]);
+    for (const [i, t] of targets.entries()) {
+      const r = mean(runs[i] as Run[]);
+      rows.push([
+        String(c),
+        t.name,
+        r.rps.toFixed(0),
+        r.p50.toFixed(3),
+        r.p99.toFixed(3),
+        (r.rps / direct.rps).toFixed(2),
+        i === 0 ? '' : (r.p50 - direct.p50).toFixed(3),
+      ]);
+    }
+    await Promise.all(clients.flat().map((x) => x.close()));
+  }
+} finally {
+  for (const child of children) child.kill('SIGTERM');
+}
+const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+console.log(
+  `MCP tools/call, allowed and recorded: ${calls} calls per path per row; ${cpus().length} CPUs, ` +
+    `Node ${process.version}, load average ${load} at start`,
+);
+for (const r of rows)
+  console.log(r.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '));
+console.log('Targets: gateway/direct calls/s >= 0.70 and added p50 <= 1 ms.');

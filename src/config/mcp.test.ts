@@ -1,0 +1,61 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadPolicy } from '../policy/load.js';
+import { loadConfig } from './load.js';
+
+const example = fileURLToPath(new URL('../../examples/mcp/', import.meta.url));
+
+/** `$NAME` reference as written in a config file, built so the linter does not take it for a template. */
+const ref = (name: string) => '$' + '{' + name + '}';
+
+function configWith(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cs-mcp-config-'));
+  const file = join(dir, 'countersign.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('mcp configuration', () => {
+  it('loads the example with defaults and compiles its policy', () => {
+    const config = loadConfig(join(example, 'countersign.yaml'), {});
+    expect(config.mcp?.holdMs).toBe(50_000);
+    expect(config.mcp?.upstreams.everything).toMatchObject({ kind: 'stdio', command: 'npx' });
+    expect(() => loadPolicy(config.policyFiles ?? [])).not.toThrow();
+  });
+
+  it('applies defaults and expands variable references from the environment', () => {
+    const file = configWith(
+      `mcp:\n  upstreams:\n    gh: { url: "https://example.com/mcp", headers: { Authorization: "Bearer ${ref('GH')}" } }\n`,
+    );
+    const config = loadConfig(file, { GH: 'tok-123' });
+    expect(config.mcp).toMatchObject({
+      holdMs: 50_000,
+      denyRepeatWindowMs: 600_000,
+      hideDeniedTools: false,
+      maxMessageBytes: 1_048_576,
+      upstreams: { gh: { kind: 'http', headers: { Authorization: 'Bearer tok-123' } } },
+    });
+  });
+
+  it('names a missing variable, never a value', () => {
+    const file = configWith(
+      `mcp:\n  upstreams:\n    s: { command: srv, env: { A: "${ref('NOT_SET_ANYWHERE')}", B: "visible-secret" } }\n`,
+    );
+    expect(() => loadConfig(file, {})).toThrow(/NOT_SET_ANYWHERE/);
+    expect(() => loadConfig(file, {})).not.toThrow(/visible-secret/);
+  });
+
+  it('rejects an upstream with both or neither of command and url, and bad names', () => {
+    expect(() => loadConfig(configWith('mcp:\n  upstreams:\n    s: { args: [x] }\n'), {})).toThrow();
+    expect(() =>
+      loadConfig(configWith('mcp:\n  upstreams:\n    "bad/name": { command: x }\n'), {}),
+    ).toThrow();
+  });
+
+  it('is null without an mcp key', () => {
+    expect(loadConfig(configWith('dev: true\n'), {}).mcp).toBeNull();
+  });
+});

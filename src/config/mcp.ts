@@ -1,0 +1,149 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+const Duration = Type.String({
+  pattern: '^(\\d+(ms|s|m|h|d))+$',
+  description: 'A duration such as 500ms, 1s, 15m.',
+});
+
+const Secrets = Type.Record(Type.String({ minLength: 1 }), Type.String(), {
+  description:
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: documents the literal ${VAR} syntax
+    'Values may be `${NAME}` to read the gateway environment variable NAME; they stay in the gateway and are never logged.',
+});
+
+const StdioUpstream = Type.Object(
+  {
+    command: Type.String({ minLength: 1, description: 'Executable the gateway spawns.' }),
+    args: Type.Optional(Type.Array(Type.String())),
+    env: Type.Optional(Secrets),
+    cwd: Type.Optional(Type.String({ description: 'Working directory; relative to the config file.' })),
+  },
+  { additionalProperties: false },
+);
+
+const HttpUpstream = Type.Object(
+  {
+    url: Type.String({ format: 'uri', description: 'Streamable HTTP endpoint of the upstream server.' }),
+    headers: Type.Optional(Secrets),
+  },
+  { additionalProperties: false },
+);
+
+/** The `mcp:` key of countersign.yaml: upstream MCP servers the gateway fronts. */
+export const McpConfigFile = Type.Object(
+  {
+    upstreams: Type.Record(
+      Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+      Type.Union([StdioUpstream, HttpUpstream]),
+      {
+        description: 'Upstream servers by name; each is served at /mcp/NAME.',
+      },
+    ),
+    hold: Type.Optional(
+      Type.String({
+        ...Duration,
+        default: '50s',
+        description: 'Longest a pending call is held open before the model is told to await the decision.',
+      }),
+    ),
+    denyRepeatWindow: Type.Optional(
+      Type.String({
+        ...Duration,
+        default: '10m',
+        description: 'An identical call repeated this soon after a rejection is refused without a review.',
+      }),
+    ),
+    hideDeniedTools: Type.Optional(
+      Type.Boolean({ default: false, description: 'Leave tools the policy denies out of tools/list.' }),
+    ),
+    maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 16_777_216, default: 1_048_576 })),
+    upstreamTimeout: Type.Optional(
+      Type.String({ ...Duration, default: '120s', description: 'Longest wait for an upstream answer.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type McpConfigFileT = Static<typeof McpConfigFile>;
+
+export interface StdioUpstreamConfig {
+  kind: 'stdio';
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string | null;
+}
+
+export interface HttpUpstreamConfig {
+  kind: 'http';
+  url: string;
+  headers: Record<string, string>;
+}
+
+export type UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig;
+
+/** The `mcp:` section after defaults, `${VAR}` expansion and path resolution. */
+export interface McpConfig {
+  upstreams: Record<string, UpstreamConfig>;
+  holdMs: number;
+  denyRepeatWindowMs: number;
+  hideDeniedTools: boolean;
+  maxMessageBytes: number;
+  upstreamTimeoutMs: number;
+}
+
+/**
+ * `${NAME}` reads the gateway's environment, so secrets need not be written into the file.
+ * A missing variable is a configuration error that names the variable, never a value.
+ */
+function expand(values: Record<string, string> | undefined, env: NodeJS.ProcessEnv, where: string) {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values ?? {})) {
+    out[key] = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const found = env[name];
+      if (found === undefined)
+        throw new Error(
+          `${where}.${key} refers to \${${name}}, but the environment variable ${name} is not set`,
+        );
+      return found;
+    });
+  }
+  return out;
+}
+
+const upstreamName = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function resolveMcpConfig(
+  raw: McpConfigFileT,
+  env: NodeJS.ProcessEnv,
+  rel: (p: string) => string,
+  ms: (d: string) => number,
+): McpConfig {
+  const upstreams: Record<string, UpstreamConfig> = {};
+  for (const [name, u] of Object.entries(raw.upstreams)) {
+    const where = `mcp.upstreams.${name}`;
+    // The name is a URL path segment and part of every action's resource (`NAME/TOOL`).
+    if (!upstreamName.test(name))
+      throw new Error(
+        `${where}: an upstream name may contain only letters, digits, _ and - (1 to 64 characters)`,
+      );
+    upstreams[name] =
+      'command' in u
+        ? {
+            kind: 'stdio',
+            command: u.command,
+            args: u.args ?? [],
+            env: expand(u.env, env, `${where}.env`),
+            cwd: u.cwd ? rel(u.cwd) : null,
+          }
+        : { kind: 'http', url: u.url, headers: expand(u.headers, env, `${where}.headers`) };
+  }
+  return {
+    upstreams,
+    holdMs: ms(raw.hold ?? '50s'),
+    denyRepeatWindowMs: ms(raw.denyRepeatWindow ?? '10m'),
+    hideDeniedTools: raw.hideDeniedTools ?? false,
+    maxMessageBytes: raw.maxMessageBytes ?? 1_048_576,
+    upstreamTimeoutMs: ms(raw.upstreamTimeout ?? '120s'),
+  };
+}

@@ -1,0 +1,233 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  ErrorCode,
+  McpError,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  type ServerCapabilities,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { UpstreamConfig } from '../../config/mcp.js';
+import { isolatingFetch } from './fetch.js';
+
+export interface UpstreamLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export type ListChanged = 'tools' | 'resources' | 'prompts';
+
+export interface UpstreamOptions {
+  name: string;
+  config: UpstreamConfig;
+  logger: UpstreamLogger;
+  /** Called when the upstream's lists may have changed (its own notification, or a restart). */
+  onListChanged: (what: ListChanged) => void;
+  version: string;
+}
+
+const maxBackoffMs = 30_000;
+
+/**
+ * One connection from the gateway to one upstream MCP server, shared by every agent session.
+ * The credentials in the configuration (env, headers) are used here and nowhere else.
+ * A stdio upstream that exits is restarted with backoff; an HTTP upstream reconnects on next use.
+ */
+export class Upstream {
+  private client: Client | null = null;
+  private connecting: Promise<Client> | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private closed = false;
+  /** Incremented on every (re)connection, so a stale close handler cannot tear down a newer one. */
+  private generation = 0;
+
+  private readonly secrets: string[];
+
+  constructor(private readonly options: UpstreamOptions) {
+    this.secrets = secretsOf(options.config);
+  }
+
+  /**
+   * Removes this upstream's configured secrets from a text before it is logged, recorded or sent
+   * to an agent: defence in depth for error messages that quote a header, an env value or the URL.
+   */
+  redact(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) out = out.split(secret).join('[redacted]');
+    return out;
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** The connected client, connecting first when needed. Throws a JSON-RPC error when unreachable. */
+  async connected(): Promise<Client> {
+    if (this.closed) throw unavailable(this.name, 'the gateway is shutting down');
+    if (this.client) return this.client;
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  capabilities(): ServerCapabilities {
+    return this.client?.getServerCapabilities() ?? {};
+  }
+
+  instructions(): string | undefined {
+    return this.client?.getInstructions();
+  }
+
+  /**
+   * Drops the connection after a transport failure so the next call reconnects: an HTTP upstream
+   * that restarted has forgotten our session, and a stdio one is being restarted anyway.
+   */
+  reset(failed: Client): void {
+    const client = this.client;
+    // Only the connection that failed: a newer one may already be serving.
+    if (!client || client !== failed) return;
+    this.generation++;
+    this.client = null;
+    client.close().catch(() => {});
+    if (this.options.config.kind === 'stdio') this.scheduleRestart();
+  }
+
+  /** Starts connecting in the background; failures are logged and retried. */
+  start(): void {
+    this.connected().catch(() => this.scheduleRestart());
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const client = this.client;
+    this.client = null;
+    await client?.close().catch(() => {});
+  }
+
+  private async connect(): Promise<Client> {
+    const generation = ++this.generation;
+    const client = new Client({ name: 'countersign-gateway', version: this.options.version });
+    const transport = this.transport();
+    client.onclose = () => this.lost(generation);
+    for (const [schema, what] of [
+      [ToolListChangedNotificationSchema, 'tools'],
+      [ResourceListChangedNotificationSchema, 'resources'],
+      [PromptListChangedNotificationSchema, 'prompts'],
+    ] as const) {
+      client.setNotificationHandler(schema, async () => this.options.onListChanged(what));
+    }
+    try {
+      await client.connect(transport, { timeout: 30_000 });
+    } catch (error) {
+      this.failures++;
+      await client.close().catch(() => {});
+      // The message names the upstream and the cause, never its env or headers.
+      this.options.logger.warn(
+        { upstream: this.name, err: this.redact(describe(error)) },
+        'cannot connect to the MCP upstream',
+      );
+      throw unavailable(this.name, 'it could not be started or reached');
+    }
+    if (generation !== this.generation || this.closed) {
+      await client.close().catch(() => {});
+      throw unavailable(this.name, 'it was restarted while connecting');
+    }
+    this.failures = 0;
+    this.client = client;
+    this.options.logger.info({ upstream: this.name }, 'connected to the MCP upstream');
+    return client;
+  }
+
+  private transport(): Transport {
+    const c = this.options.config;
+    if (c.kind === 'http') {
+      return new StreamableHTTPClientTransport(new URL(c.url), {
+        requestInit: { headers: c.headers },
+        fetch: isolatingFetch(),
+      });
+    }
+    const transport = new StdioClientTransport({
+      command: c.command,
+      args: c.args,
+      env: { ...getDefaultEnvironment(), ...c.env },
+      ...(c.cwd ? { cwd: c.cwd } : {}),
+      stderr: 'pipe',
+    });
+    // The upstream's own diagnostics, kept at debug level: they are its business, not the agent's.
+    transport.stderr?.on('data', (chunk: Buffer) =>
+      this.options.logger.debug(
+        { upstream: this.name, stderr: chunk.toString('utf8').slice(0, 500) },
+        'upstream stderr',
+      ),
+    );
+    return transport;
+  }
+
+  /** The connection ended: in-flight calls fail (the SDK rejects them); a stdio process is restarted. */
+  private lost(generation: number): void {
+    if (generation !== this.generation) return;
+    this.client = null;
+    if (this.closed) return;
+    this.options.logger.warn({ upstream: this.name }, 'the MCP upstream connection closed');
+    if (this.options.config.kind === 'stdio') this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    if (this.closed || this.restartTimer) return;
+    const delay = Math.min(maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10));
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      this.connected().then(
+        () => {
+          // A restarted server may offer different tools; let every session re-list.
+          this.options.onListChanged('tools');
+        },
+        () => this.scheduleRestart(),
+      );
+    }, delay);
+    this.restartTimer.unref();
+  }
+}
+
+export function unavailable(name: string, why: string): McpError {
+  return new McpError(
+    ErrorCode.InternalError,
+    `The MCP server '${name}' behind Countersign is unavailable: ${why}. Nothing was run; try again shortly.`,
+  );
+}
+
+/** Values worth hiding: env and header values, and the userinfo and query of an upstream URL. */
+function secretsOf(config: UpstreamConfig): string[] {
+  // A header like `Bearer abc…` is hidden whole and by its credential part alone.
+  const headerValues = (h: Record<string, string>) => Object.values(h).flatMap((v) => [v, ...v.split(/\s+/)]);
+  const values =
+    config.kind === 'stdio'
+      ? Object.values(config.env)
+      : [...headerValues(config.headers), ...urlSecrets(config.url)];
+  // Very short values ("1", "true") are settings, not secrets, and would garble every message.
+  return [...new Set(values.filter((v) => v.length >= 6 && !/^(bearer|basic|digest)$/i.test(v)))].sort(
+    (a, b) => b.length - a.length,
+  );
+}
+
+function urlSecrets(url: string): string[] {
+  try {
+    const u = new URL(url);
+    return [u.username, u.password, ...[...u.searchParams.values()]].filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return [];
+  }
+}
+
+/** An error's message without stack or properties that may carry configuration. */
+export function describe(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.slice(0, 300);
+}
