@@ -6,6 +6,7 @@ import { auditCommands } from './commands/audit.js';
 import { initCommand } from './commands/init.js';
 import { loginCommand } from './commands/login.js';
 import { mcpCommand } from './commands/mcp.js';
+import { policyCommands } from './commands/policy.js';
 import { reviewCommands } from './commands/review.js';
 import { serveCommand } from './commands/serve.js';
 import { witnessCommand } from './commands/witness.js';
@@ -31,5 +32,6 @@ export function buildProgram(): Command {
   witnessCommand(program);
   mcpCommand(program);
   loginCommand(program);
+  policyCommands(program);
   return program;
 }

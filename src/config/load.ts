@@ -24,6 +24,8 @@ export interface Config {
   store: { driver: 'sqlite'; path: string; durability: 'fsync' | 'os' };
   /** Null means the embedded example policy is copied into the data dir on first start. */
   policyFiles: string[] | null;
+  /** Reload the policy when its files change (SIGHUP always reloads). */
+  policyWatch: boolean;
   audit: {
     signingKeyFile: string;
     origin: string | null;
@@ -137,6 +139,7 @@ export function loadConfig(
       durability: c.store?.durability ?? 'fsync',
     },
     policyFiles: c.policy ? c.policy.files.map((f) => rel(base, f)) : null,
+    policyWatch: c.policy?.watch ?? true,
     audit: {
       signingKeyFile: rel(base, c.audit?.signingKeyFile ?? resolve(dataDir, 'audit-signing.key')),
       origin: c.audit?.origin ?? null,

@@ -81,6 +81,11 @@ export const ConfigFile = Type.Object(
             minItems: 1,
             description: 'Policy files, relative to this file.',
           }),
+          watch: Type.Optional(
+            Type.Boolean({
+              description: 'Reload the policy when a file changes (default true); SIGHUP always reloads.',
+            }),
+          ),
         },
         { additionalProperties: false },
       ),

@@ -8,6 +8,8 @@ export interface PolicyInput {
   actor: Actor;
   /** ms since epoch, for time windows. */
   now: number;
+  /** IdP groups of the principal, when the gateway knows them; matched by `principal.groups`. */
+  principalGroups?: string[];
 }
 
 /** The policy's answer for one action, with the reason a human can read. */
@@ -31,4 +33,25 @@ export interface Policy {
   readonly version: string;
   readonly sources: string[];
   evaluate(input: PolicyInput): Evaluation;
+  /** Every rule's verdict on the input and why; optional so that simple test doubles stay valid. */
+  explain?(input: PolicyInput): Explanation;
+}
+
+/** One rule's verdict in an explanation. */
+export interface RuleVerdict {
+  rule: string;
+  decision: PolicyDecision;
+  location: string;
+  /** `unknown`: a classifier could not understand the input; such a rule takes it unless it allows. */
+  outcome: 'matched' | 'not_matched' | 'unknown';
+  /** For a rule that did not match, the first condition that failed. */
+  failed?: string;
+  /** Whether this rule decided the evaluation. */
+  chosen: boolean;
+}
+
+export interface Explanation {
+  evaluation: Evaluation;
+  policyVersion: string;
+  rules: RuleVerdict[];
 }

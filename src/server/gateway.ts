@@ -22,6 +22,7 @@ import { type DevCredentials, devReviewers, ensureDevCredentials } from './dev.j
 import { createIdentity, type IdentityParts } from './identity.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createMetrics } from './metrics.js';
+import { PolicyReloader, type ReloadResult } from './policy-reload.js';
 
 export const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const version = (
@@ -69,6 +70,8 @@ export interface Gateway {
   identity: IdentityParts;
   directory: ReviewerDirectory;
   policy: () => Policy;
+  /** Re-reads the policy files (SIGHUP, file change); an invalid policy keeps the old one running. */
+  reloadPolicy: (trigger: 'sighup' | 'file_change') => Promise<ReloadResult>;
   dev: DevCredentials | null;
   mcp: McpGateway | null;
   signingKeyCreated: boolean;
@@ -81,14 +84,16 @@ export interface Gateway {
 export async function createGateway(config: Config, clock: Clock = systemClock): Promise<Gateway> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const key = loadOrCreateSigningKey(config.audit.signingKeyFile);
-  const policy = loadPolicy(policyFiles(config));
+  const files = policyFiles(config);
+  const policy = loadPolicy(files);
   const store = openStore(config);
   const metrics = createMetrics();
   const directory = directoryFor(config);
   // Identity (issue 5): workload JWTs, reviewer sessions, OIDC login, chat links.
   const identity = createIdentity(config, store, clock, directory);
   const authenticator = new Authenticator(store, directory, clock, identity.sources);
-  const current = () => policy;
+  let reloader: PolicyReloader | null = null;
+  const current = () => reloader?.current() ?? policy;
   const service = new Service({
     store,
     policy: current,
@@ -97,15 +102,18 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     metrics: metrics.service,
   });
   const admin = new Admin(store, clock, 'countersign');
-  await store.appendEvents([
+  // The server's logger exists only once the app is built; reload messages before that go nowhere.
+  let log: Pick<FastifyInstance['log'], 'info' | 'error'> | null = null;
+  reloader = new PolicyReloader(
     {
-      kind: 'policy.loaded',
-      at: clock.now(),
-      requestId: null,
-      subject: { type: 'system', id: 'countersign' },
-      details: { version: policy.version, files: policy.sources },
+      files,
+      clock,
+      appendEvents: (events) => store.appendEvents(events),
+      log: { info: (o, m) => log?.info(o, m), error: (o, m) => log?.error(o, m) },
     },
-  ]);
+    policy,
+  );
+  await reloader.announce();
   const signer = logSigner(
     key.privateKey,
     clock,
@@ -148,6 +156,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     : null;
   await mcp?.mount(app);
   // --- end MCP gateway ---
+  log = app.log;
+  if (config.policyWatch) reloader.watch();
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
   const checkpointer = new AuditCheckpointer(store.audit, signer, clock, {
     intervalMs: config.audit.checkpointIntervalMs,
@@ -171,12 +181,14 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     identity,
     directory,
     policy: current,
+    reloadPolicy: (trigger) => (reloader as PolicyReloader).reload(trigger),
     dev,
     mcp,
     signingKeyCreated: key.created,
     checkpointer,
     async close() {
       expirer.stop();
+      reloader?.close();
       await app.close();
       await mcp?.close();
       // Let the last writes reach the disk, so the final checkpoint covers every one of them.

@@ -57,6 +57,8 @@ export function serveCommand(program: Command): void {
         await gw.close();
         process.exit(0);
       };
+      // SIGHUP re-reads the policy files; an invalid policy is logged and the running one stays.
+      process.on('SIGHUP', () => void gw.reloadPolicy('sighup'));
       process.once('SIGINT', () => void stop('SIGINT'));
       process.once('SIGTERM', () => void stop('SIGTERM'));
     });

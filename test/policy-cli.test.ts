@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommanderError } from 'commander';
+import { describe, expect, it, vi } from 'vitest';
+import { exit, report } from '../src/cli/output.js';
+import { buildProgram } from '../src/cli/program.js';
+
+const main = join(import.meta.dirname, '../src/cli/main.ts');
+
+function spawned(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => {
+      out += d;
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      err += d;
+    });
+    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+  });
+}
+
+/** Runs the CLI in this process, as main.ts does, capturing its output and exit code. */
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+    out += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    err += String(s);
+    return true;
+  });
+  process.exitCode = 0;
+  let code: number;
+  try {
+    await buildProgram().parseAsync(['node', 'countersign', ...args]);
+    code = Number(process.exitCode ?? 0);
+  } catch (error) {
+    code = error instanceof CommanderError ? (error.exitCode === 0 ? exit.ok : exit.usage) : report(error);
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+    process.exitCode = 0;
+  }
+  return { code, out, err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'cs-policy-cli-'));
+const platform = ['base', 'iam', 'data', 'secrets', 'network', 'deploys'].map(
+  (f) => `examples/policies/platform/${f}.yaml`,
+);
+
+describe('countersign policy', () => {
+  it('check: ok for valid files, exit 2 with file:line:column for invalid ones', async () => {
+    const ok = await cli(['policy', 'check', ...platform]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^ok: \d+ rules in 6 file\(s\), version [0-9a-f]{12}/);
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'rules:\n  - name: a\n    decision: alow\n');
+    const r = await cli(['policy', 'check', bad]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(
+      `${bad}:3:5: rules.0.decision is "alow"; it must be one of "allow", "deny", "require_approval"`,
+    );
+    const json = await cli(['policy', 'check', '--json', ...platform]);
+    expect(JSON.parse(json.out)).toMatchObject({ ok: true, files: platform });
+  });
+
+  it('test: exit 0 when every case passes, 1 when one fails', async () => {
+    const pass = await cli(['policy', 'test', 'examples/policies/platform/platform.test.yaml']);
+    expect(pass.code).toBe(0);
+    expect(pass.out).toMatch(/\n\d+ passed, 0 failed\n$/);
+    const file = join(dir, 'wrong.test.yaml');
+    writeFileSync(
+      file,
+      'cases:\n  - name: iam is allowed\n    action: { type: aws.iam.attach_role_policy }\n    expect: { decision: allow }\n',
+    );
+    // Once through a real process, for the exit code CI sees.
+    const fail = await spawned(['policy', 'test', '--policy', 'examples/policies/default.yaml', '--', file]);
+    expect(fail.code).toBe(1);
+    expect(fail.out).toContain('FAIL  iam is allowed');
+    expect(fail.out).toContain('got      require_approval by iam-changes');
+    expect(fail.out).toMatch(/0 passed, 1 failed/);
+  });
+
+  it('explain: every rule with its outcome, and the decision', async () => {
+    const action = JSON.stringify({
+      type: 'exec.command',
+      resource: 'host/a',
+      params: { command: "sudo bash -c 'kubectl -n prod delete pod x'" },
+    });
+    const r = await cli(['policy', 'explain', '--policy', ...platform, '--action', action, '--json']);
+    expect(r.code).toBe(0);
+    const x = JSON.parse(r.out);
+    expect(x.evaluation).toMatchObject({ decision: 'require_approval', rule: 'kubectl-prod-changes' });
+    expect(x.evaluation.facts.shell.programs).toEqual(['sudo', 'bash', 'kubectl']);
+    expect(x.rules.find((v: { rule: string }) => v.rule === 'terraform-apply')).toMatchObject({
+      outcome: 'not_matched',
+    });
+    const text = await cli([
+      'policy',
+      'explain',
+      '--policy',
+      'examples/policies/default.yaml',
+      '--action',
+      '{"type":"db.drop","resource":"prod/db"}',
+    ]);
+    expect(text.out).toMatch(/\* no-prod-database-drop +deny +matched/);
+    expect(text.out).toMatch(/decision: deny/);
+    const bad = await cli([
+      'policy',
+      'explain',
+      '--policy',
+      'examples/policies/default.yaml',
+      '--action',
+      '{nope',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--action is not valid JSON/);
+  });
+});
