@@ -2,12 +2,14 @@ import { Command } from 'commander';
 import { version } from '../server/gateway.js';
 import { adminCommands } from './commands/admin.js';
 import { agentCommands } from './commands/agent.js';
+import { auditCommands } from './commands/audit.js';
 import { initCommand } from './commands/init.js';
 import { loginCommand } from './commands/login.js';
 import { mcpCommand } from './commands/mcp.js';
 import { policyCommands } from './commands/policy.js';
 import { reviewCommands } from './commands/review.js';
 import { serveCommand } from './commands/serve.js';
+import { witnessCommand } from './commands/witness.js';
 
 export function buildProgram(): Command {
   const program = new Command('countersign')
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   agentCommands(program);
   reviewCommands(program);
   adminCommands(program);
+  auditCommands(program);
+  witnessCommand(program);
   mcpCommand(program);
   loginCommand(program);
   policyCommands(program);

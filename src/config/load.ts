@@ -26,7 +26,13 @@ export interface Config {
   policyFiles: string[] | null;
   /** Reload the policy when its files change (SIGHUP always reloads). */
   policyWatch: boolean;
-  audit: { signingKeyFile: string };
+  audit: {
+    signingKeyFile: string;
+    origin: string | null;
+    checkpointIntervalMs: number;
+    publishDir: string | null;
+    witnesses: string[];
+  };
   expirySweepMs: number;
   reviewers: Array<Required<ReviewerEntryT>>;
   identity: IdentityConfig;
@@ -138,7 +144,13 @@ export function loadConfig(
     },
     policyFiles: c.policy ? c.policy.files.map((f) => rel(base, f)) : null,
     policyWatch: c.policy?.watch ?? true,
-    audit: { signingKeyFile: rel(base, c.audit?.signingKeyFile ?? resolve(dataDir, 'audit-signing.key')) },
+    audit: {
+      signingKeyFile: rel(base, c.audit?.signingKeyFile ?? resolve(dataDir, 'audit-signing.key')),
+      origin: c.audit?.origin ?? null,
+      checkpointIntervalMs: parseDuration(c.audit?.checkpointInterval ?? '1s') ?? 1000,
+      publishDir: c.audit?.publishDir ? rel(base, c.audit.publishDir) : null,
+      witnesses: c.audit?.witnesses ?? [],
+    },
     expirySweepMs: parseDuration(c.expiry?.sweepInterval ?? '1s') as number,
     reviewers: (c.reviewers ?? []).map((r) => ({ ...r, name: r.name ?? r.email })),
     identity,

@@ -204,6 +204,31 @@ export const ConfigFile = Type.Object(
           signingKeyFile: Type.Optional(
             Type.String({ description: 'Ed25519 private key (PKCS#8 PEM); created by `countersign init`.' }),
           ),
+          origin: Type.Optional(
+            Type.String({
+              pattern: '^[^\\s+]+$',
+              description:
+                'Checkpoint origin line and key name; default countersign.local/<key fingerprint>.',
+            }),
+          ),
+          checkpointInterval: Type.Optional(
+            Type.String({
+              ...Duration,
+              default: '1s',
+              description: 'Sign a checkpoint this often while the log grows.',
+            }),
+          ),
+          publishDir: Type.Optional(
+            Type.String({
+              description: 'Directory every new checkpoint is written to (for a web server or a sync job).',
+            }),
+          ),
+          witnesses: Type.Optional(
+            Type.Array(Type.String({ format: 'uri' }), {
+              description:
+                'C2SP tlog-witness submission prefixes; their cosignatures are kept with each checkpoint.',
+            }),
+          ),
         },
         { additionalProperties: false, default: {} },
       ),

@@ -3,12 +3,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { AuditLogStore } from '../audit/log.js';
 import type { Authenticator } from '../service/auth.js';
 import type { Service } from '../service/service.js';
 import { authHooks } from './auth.js';
 import type { Metrics } from './metrics.js';
 import { errorHandler, notFoundHandler } from './problem.js';
 import { actionRoutes } from './routes/actions.js';
+import { auditRoutes } from './routes/audit.js';
 import { opsRoutes } from './routes/ops.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
@@ -23,6 +25,8 @@ export interface AppOptions {
   maxWaitMs: number;
   logLevel: string;
   version: string;
+  /** The audit log's read side and verifier key; its routes are served when given. */
+  audit?: { log: AuditLogStore; verifierKey: string };
 }
 
 /** Builds the HTTP app. Listening is the caller's business, so tests can use `inject` or a real port. */
@@ -93,5 +97,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     auth: authHooks(options.authenticator),
     maxWaitMs: options.maxWaitMs,
   });
+  if (options.audit)
+    await app.register(auditRoutes, { ...options.audit, auth: authHooks(options.authenticator) });
   return app;
 }

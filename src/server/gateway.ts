@@ -2,6 +2,9 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { AuditCheckpointer } from '../audit/checkpointer.js';
+import { logSigner } from '../audit/log.js';
+import { directorySink, witnessSink } from '../audit/publish.js';
 import type { Channel } from '../channels/channel.js';
 import { resolveSlack } from '../channels/slack/config.js';
 import { createSlack, type Slack } from '../channels/slack/index.js';
@@ -79,6 +82,8 @@ export interface Gateway {
   signingKeyCreated: boolean;
   webhooks: Webhooks;
   slack: Slack | null;
+  /** Signs audit checkpoints: every second while the log grows, and at close. */
+  checkpointer: AuditCheckpointer;
   close(): Promise<void>;
 }
 
@@ -153,6 +158,12 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     policy,
   );
   await reloader.announce();
+  const signer = logSigner(
+    key.privateKey,
+    clock,
+    config.audit.origin ?? undefined,
+    config.audit.signingKeyFile,
+  );
   const dev = config.dev ? await ensureDevCredentials(config.dataDir, admin, authenticator, directory) : null;
   const app = await buildApp({
     service,
@@ -162,6 +173,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     maxWaitMs: config.server.maxWaitMs,
     logLevel: config.server.logLevel,
     version,
+    audit: { log: store.audit, verifierKey: signer.verifierKey },
     ready: async () => {
       await store.nextDeadline();
       current();
@@ -191,7 +203,19 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   log = app.log;
   if (config.policyWatch) reloader.watch();
   const expirer = new Expirer(() => service.expireDue(), config.expirySweepMs, app.log);
-  app.addHook('onReady', async () => expirer.start());
+  const checkpointer = new AuditCheckpointer(store.audit, signer, clock, {
+    intervalMs: config.audit.checkpointIntervalMs,
+    sinks: [
+      ...(config.audit.publishDir ? [directorySink(config.audit.publishDir)] : []),
+      ...config.audit.witnesses.map((url) => witnessSink(url)),
+    ],
+    onError: (err, where) => app.log.error({ err }, `audit ${where} failed`),
+  });
+  app.addHook('onReady', async () => {
+    expirer.start();
+    await checkpointer.checkpoint();
+    checkpointer.start();
+  });
   // --- Slack and webhook channels: routes and workers (issue 6) ---
   appLog = app.log;
   app.addHook('onReady', async () => webhooks.worker.start());
@@ -215,6 +239,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     signingKeyCreated: key.created,
     webhooks,
     slack,
+    checkpointer,
     async close() {
       expirer.stop();
       reloader?.close();
@@ -222,6 +247,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       await slack?.stop();
       await app.close();
       await mcp?.close();
+      // Let the last writes reach the disk, so the final checkpoint covers every one of them.
+      await store.writes.run(() => undefined);
+      await checkpointer.stop();
       await store.close();
     },
   };

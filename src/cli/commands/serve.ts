@@ -15,6 +15,7 @@ function banner(gw: Gateway, url: string, config: ReturnType<typeof resolveConfi
     `  store    ${shown(config.store.path)}`,
     `  policy   ${policy.sources.map(shown).join(', ')} (version ${policy.version.slice(0, 12)})`,
     `  api      ${url}/v1/openapi.json`,
+    `  audit    ${gw.checkpointer.signer.verifierKey}`,
   ];
   if (gw.dev) {
     lines.push(

@@ -6,6 +6,7 @@ import { CountersignError } from '../../core/errors.js';
 import type { AuditEvent, StoredEvent } from '../../core/event.js';
 import type { ActionRequest, Review } from '../../core/request.js';
 import type { Credential, CredentialKind, Decision, RequestQuery, RequestSnapshot, Store } from '../store.js';
+import { SqliteAuditLog } from './audit.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrations } from './schema.js';
 import { WriteQueue } from './write-queue.js';
@@ -33,6 +34,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly db: Database.Database;
   readonly writes: WriteQueue;
+  /** The Merkle tree over the events table, extended in every write batch. */
+  readonly audit: SqliteAuditLog;
   private readonly wal: WalSync;
   private readonly stmt;
 
@@ -44,7 +47,18 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.migrateSync();
     this.wal = new WalSync(this.db, options.path, options.durability ?? 'fsync');
-    this.writes = new WriteQueue(this.db, () => this.wal.sync());
+    this.audit = new SqliteAuditLog(this.db);
+    // Catch up with events written before the tree existed (or by a crashed batch), then keep up.
+    this.db.transaction(() => this.audit.extend()).immediate();
+    // Events found on open were committed by an earlier process: what we read is what survived.
+    this.audit.markDurable(this.audit.committed());
+    // Checkpoints may only cover what is on stable storage: the tree size committed by a batch
+    // becomes signable once that batch's sync is done.
+    this.writes = new WriteQueue(this.db, () => {
+      const size = this.audit.committed();
+      return this.wal.sync().then(() => this.audit.markDurable(size));
+    });
+    this.writes.hooks.push(this.audit.extend);
     const db = this.db;
     this.stmt = {
       insertRequest: db.prepare(

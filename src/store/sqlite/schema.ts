@@ -1,3 +1,5 @@
+import { auditMigration } from './audit.js';
+
 /**
  * Migrations, applied once each in name order and recorded by name in `schema_migrations`, so
  * features developed side by side can each add their own without renumbering. Never edit a
@@ -95,4 +97,6 @@ export const migrations: Migration[] = [
   `,
   },
   ...slackWebhookMigrations,
+  // Audit: the Merkle tree over the events table, its tiles and checkpoints.
+  { name: '0300-audit-tree', sql: auditMigration },
 ];

@@ -1,0 +1,21 @@
+import type { Exporter } from './exporter.js';
+import { jsonlExporter } from './jsonl.js';
+import { ocsfLine } from './ocsf.js';
+import { otlpExporter } from './otlp.js';
+import { parseSyslogUrl, syslogExporter } from './syslog.js';
+
+/**
+ * Builds an exporter from a target string:
+ *   jsonl:/path/audit.jsonl   ocsf:/path/ocsf.jsonl
+ *   syslog+udp://host:514     syslog+tcp://host:601
+ *   otlp+http://host:4318/v1/logs  (or otlp+https://…)
+ */
+export function exporterFor(target: string): Exporter {
+  if (target.startsWith('jsonl:')) return jsonlExporter(target.slice(6), { name: target });
+  if (target.startsWith('ocsf:')) return jsonlExporter(target.slice(5), { name: target, format: ocsfLine });
+  if (target.startsWith('syslog+')) return syslogExporter(parseSyslogUrl(target), target);
+  if (target.startsWith('otlp+http')) return otlpExporter(target.slice(5));
+  throw new Error(
+    `unknown export target ${JSON.stringify(target)}; use jsonl:FILE, ocsf:FILE, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT[?ca=FILE] or otlp+http://HOST:PORT/v1/logs`,
+  );
+}

@@ -1,0 +1,276 @@
+import { cp, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../core/clock.js';
+import { BUNDLE } from './bundle.js';
+import { CheckpointSigner } from './checkpoint.js';
+import { LocalEd25519Key } from './note.js';
+import { writeTestBundle } from './testing.js';
+import { verifyBundle } from './verify.js';
+
+// 700 entries: two full level-0 tiles and a partial one, plus a level-1 partial tile.
+const N = 700;
+const SIZES = [100, 256, 513, N];
+let base: string;
+let template: string;
+let vkey: string;
+let entries: string[];
+let run = 0;
+
+beforeAll(async () => {
+  base = await mkdtemp(join(tmpdir(), 'cs-verify-'));
+  template = join(base, 'template');
+  ({ vkey, entries } = await writeTestBundle(template, N, SIZES));
+});
+afterAll(() => rm(base, { recursive: true, force: true }));
+
+async function copy(): Promise<string> {
+  const dir = join(base, `b${run++}`);
+  await cp(template, dir, { recursive: true });
+  return dir;
+}
+
+const entriesPath = (dir: string) => join(dir, BUNDLE.entries);
+async function rewriteEntries(dir: string, f: (lines: string[]) => string[]): Promise<void> {
+  const lines = (await readFile(entriesPath(dir), 'utf8')).split('\n').slice(0, -1);
+  const out = f(lines);
+  await writeFile(entriesPath(dir), out.length > 0 ? `${out.join('\n')}\n` : '');
+}
+
+async function tileFiles(dir: string): Promise<string[]> {
+  const all = await readdir(join(dir, 'tile'), { recursive: true, withFileTypes: true });
+  return all
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath, d.name).slice(dir.length + 1))
+    .sort();
+}
+
+describe('audit verify on an intact bundle', () => {
+  it('passes, reports size and progress, and accepts an earlier trusted checkpoint', async () => {
+    const seen: number[] = [];
+    const trusted = await readFile(join(template, 'checkpoints', '0000000002'), 'utf8');
+    const r = await verifyBundle(template, {
+      key: vkey,
+      trustedCheckpoint: trusted,
+      onProgress: (d) => seen.push(d),
+    });
+    expect(r).toMatchObject({ ok: true, entries: N, checkpoints: SIZES.length, size: N });
+    expect(seen[seen.length - 1]).toBe(N);
+  });
+
+  it('refuses a bundle checked against another key', async () => {
+    const other = new CheckpointSigner('test.example/log', LocalEd25519Key.generate(), new ManualClock());
+    const r = await verifyBundle(template, { key: other.verifierKey });
+    expect(r.problem).toMatchObject({ code: 'checkpoint', path: 'checkpoints/0000000001' });
+  });
+});
+
+describe('tampering with entries is detected and the first bad index named', () => {
+  const index = fc.integer({ min: 0, max: N - 1 });
+  const check = async (mutate: (dir: string) => Promise<void>, want: number) => {
+    const dir = await copy();
+    await mutate(dir);
+    const r = await verifyBundle(dir, { key: vkey });
+    expect(r.ok).toBe(false);
+    expect(r.problem).toMatchObject({ code: 'entry', index: want });
+    await rm(dir, { recursive: true });
+  };
+
+  it('mutation of one entry', async () => {
+    await fc.assert(
+      fc.asyncProperty(index, fc.nat(), async (i, at) => {
+        await check(
+          (d) =>
+            rewriteEntries(d, (ls) => {
+              const l = ls[i]!;
+              const p = at % l.length;
+              ls[i] = l.slice(0, p) + (l[p] === 'x' ? 'y' : 'x') + l.slice(p + 1);
+              return ls;
+            }),
+          i,
+        );
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('deletion of one entry', async () => {
+    await fc.assert(
+      fc.asyncProperty(index, async (i) =>
+        check((d) => rewriteEntries(d, (ls) => ls.filter((_, j) => j !== i)), i),
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it('reordering two entries', async () => {
+    await fc.assert(
+      fc.asyncProperty(index, index, async (a, b) => {
+        fc.pre(a !== b);
+        const [i, j] = a < b ? [a, b] : [b, a];
+        await check(
+          (d) =>
+            rewriteEntries(d, (ls) => {
+              [ls[i], ls[j]] = [ls[j]!, ls[i]!];
+              return ls;
+            }),
+          i,
+        );
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('truncation', async () => {
+    await fc.assert(
+      fc.asyncProperty(index, async (k) => check((d) => rewriteEntries(d, (ls) => ls.slice(0, k)), k)),
+      { numRuns: 15 },
+    );
+  });
+
+  it('insertion, including past the last checkpoint', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: N }), async (i) =>
+        check((d) => rewriteEntries(d, (ls) => [...ls.slice(0, i), '{"forged":true}', ...ls.slice(i)]), i),
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it('an entry and its tile forged together: the damage is bounded by the signed checkpoints', async () => {
+    const dir = await copy();
+    await rewriteEntries(dir, (ls) => {
+      ls[300] = '{"forged":true}';
+      return ls;
+    });
+    // The attacker also rewrites the level-0 hash, so the tiles no longer match the signed root.
+    const tile = join(dir, 'tile/0/001');
+    const data = await readFile(tile);
+    data[(300 - 256) * 32] = data[(300 - 256) * 32]! ^ 1;
+    await writeFile(tile, data);
+    const r = await verifyBundle(dir, { key: vkey });
+    expect(r.problem).toMatchObject({ code: 'entry', index: 256 });
+    expect(r.problem!.message).toMatch(/up to index 512/);
+  });
+});
+
+describe('tampering with tiles and checkpoints is detected and the file named', () => {
+  it('mutation, deletion or insertion of a tile file', async () => {
+    const files = await tileFiles(template);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...files),
+        fc.nat(),
+        fc.constantFrom('mutate', 'delete', 'insert'),
+        async (f, at, op) => {
+          const dir = await copy();
+          const path = join(dir, f);
+          if (op === 'mutate') {
+            const data = await readFile(path);
+            data[at % data.length] = data[at % data.length]! ^ 0x40;
+            await writeFile(path, data);
+          } else if (op === 'delete') {
+            await unlink(path);
+          } else {
+            await writeFile(join(dir, 'tile/0/099'), await readFile(path));
+          }
+          const r = await verifyBundle(dir, { key: vkey });
+          expect(r.problem).toMatchObject({ code: 'tile', path: op === 'insert' ? 'tile/0/099' : f });
+          await rm(dir, { recursive: true });
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
+  it('mutation of a checkpoint', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: SIZES.length }), fc.nat(), async (seq, at) => {
+        const dir = await copy();
+        const name = `checkpoints/${String(seq).padStart(10, '0')}`;
+        const text = await readFile(join(dir, name), 'utf8');
+        const p = at % text.length;
+        const c = text[p] === 'A' ? 'B' : 'A';
+        await writeFile(join(dir, name), text.slice(0, p) + c + text.slice(p + 1));
+        const r = await verifyBundle(dir, { key: vkey });
+        expect(r.problem).toMatchObject({ code: 'checkpoint', path: name });
+        await rm(dir, { recursive: true });
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('reordering checkpoints', async () => {
+    const dir = await copy();
+    const [a, b] = ['0000000002', '0000000003'].map((n) => join(dir, 'checkpoints', n)) as [string, string];
+    const [ta, tb] = [await readFile(a), await readFile(b)];
+    await writeFile(a, tb);
+    await writeFile(b, ta);
+    const r = await verifyBundle(dir, { key: vkey });
+    expect(r.problem).toMatchObject({ code: 'order', path: 'checkpoints/0000000003' });
+  });
+
+  it('dropping the latest checkpoint leaves the newest entries uncovered', async () => {
+    const dir = await copy();
+    await unlink(join(dir, 'checkpoints', '0000000004'));
+    await writeFile(join(dir, BUNDLE.checkpoint), await readFile(join(dir, 'checkpoints', '0000000003')));
+    const r = await verifyBundle(dir, { key: vkey });
+    expect(r.problem).toMatchObject({ code: 'entry', index: 513 });
+  });
+
+  it('inserting a checkpoint signed by another key', async () => {
+    const dir = await copy();
+    const other = new CheckpointSigner(
+      'test.example/log',
+      LocalEd25519Key.generate(),
+      new ManualClock(Date.UTC(2027, 0)),
+    );
+    const forged = join(base, `forged${run++}`);
+    await writeTestBundle(forged, 10, [10], other);
+    await writeFile(join(dir, 'checkpoints', '0000000005'), await readFile(join(forged, 'checkpoint')));
+    const r = await verifyBundle(dir, { key: vkey });
+    expect(r.problem).toMatchObject({ code: 'checkpoint', path: 'checkpoints/0000000005' });
+  });
+});
+
+describe('trusted checkpoint', () => {
+  it('detects a rollback below a checkpoint the auditor saved', async () => {
+    const dir = join(base, `small${run++}`);
+    const signer = new CheckpointSigner('test.example/log', LocalEd25519Key.generate(), new ManualClock());
+    const big = join(base, `big${run++}`);
+    const { checkpoints } = await writeTestBundle(big, 300, [300], signer);
+    await writeTestBundle(dir, 200, [200], signer);
+    const r = await verifyBundle(dir, { key: signer.verifierKey, trustedCheckpoint: checkpoints[0]! });
+    expect(r.problem).toMatchObject({ code: 'rollback', index: 200 });
+  });
+
+  it('detects a fork: same key, same size, other history', async () => {
+    const signer = new CheckpointSigner('test.example/log', LocalEd25519Key.generate(), new ManualClock());
+    const a = join(base, `fa${run++}`);
+    const { checkpoints } = await writeTestBundle(a, 50, [50], signer);
+    const b = join(base, `fb${run++}`);
+    await writeTestBundle(b, 50, [50], signer);
+    await rewriteEntries(b, (ls) => ls.map((l) => l.replace('request.submitted', 'request.approved')));
+    // Re-sign b's altered history so that b is self-consistent: the operator forked the log.
+    const forkDir = join(base, `fork${run++}`);
+    const altered = (await readFile(join(b, BUNDLE.entries), 'utf8')).split('\n').slice(0, -1);
+    expect(altered).toHaveLength(50);
+    await writeForked(forkDir, altered, signer);
+    const r = await verifyBundle(forkDir, { key: signer.verifierKey, trustedCheckpoint: checkpoints[0]! });
+    expect(r.problem).toMatchObject({ code: 'fork' });
+    expect(entries.length).toBe(N);
+  });
+});
+
+async function writeForked(dir: string, lines: string[], signer: CheckpointSigner): Promise<void> {
+  const { createBundle } = await import('./bundle.js');
+  const { appendLeaves, emptyEdge } = await import('./tiles.js');
+  const { leafHash, rootOfLeaves } = await import('./merkle.js');
+  const leaves = lines.map((l) => leafHash(l));
+  const bundle = await createBundle(dir);
+  await bundle.addEntries(lines);
+  await bundle.addTiles(appendLeaves(emptyEdge(), leaves).tiles);
+  await bundle.finish(signer.verifierKey, [await signer.sign(lines.length, rootOfLeaves(leaves))]);
+}

@@ -1,0 +1,396 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BUNDLE, listCheckpoints, readEntryChunks, readTileFiles } from './bundle.js';
+import { type LogKey, logKeyFrom, type OpenedCheckpoint, openCheckpoint, signedBy } from './checkpoint.js';
+import { hashLineChunks } from './leaf-hasher.js';
+import { CompactRange, emptyRoot, HASH_SIZE } from './merkle.js';
+import { findRotations, type Rotation } from './rotation.js';
+import { appendLeaves, edgeRoot, emptyEdge, TILE_WIDTH, type Tile, tilePath } from './tiles.js';
+
+/** Offline verification of an export bundle (see bundle.ts), trusting only the verifier key. */
+
+export type ProblemCode = 'key' | 'checkpoint' | 'order' | 'fork' | 'rollback' | 'entry' | 'tile' | 'bundle';
+
+export interface VerifyProblem {
+  code: ProblemCode;
+  message: string;
+  /** The first bad entry, when one can be named. */
+  index?: number;
+  /** The bundle file at fault, when one can be named. */
+  path?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  entries: number;
+  checkpoints: number;
+  size?: number;
+  root?: string;
+  /** POSIX seconds of the latest checkpoint's timestamp. */
+  timestamp?: number;
+  problem?: VerifyProblem;
+}
+
+export interface VerifyOptions {
+  /** The log's verifier key, obtained from the operator out of band (`countersign audit key`). */
+  key: string;
+  /** A checkpoint the auditor saved earlier; the bundle must extend it. */
+  trustedCheckpoint?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+class Failed extends Error {
+  constructor(readonly problem: VerifyProblem) {
+    super(problem.message);
+  }
+}
+
+const fail = (p: VerifyProblem): never => {
+  throw new Failed(p);
+};
+
+export async function verifyBundle(dir: string, opts: VerifyOptions): Promise<VerifyReport> {
+  const report: VerifyReport = { ok: false, entries: 0, checkpoints: 0 };
+  try {
+    await run(dir, opts, report);
+    report.ok = true;
+  } catch (e) {
+    if (!(e instanceof Failed)) throw e;
+    report.problem = e.problem;
+  }
+  return report;
+}
+
+async function run(dir: string, opts: VerifyOptions, report: VerifyReport): Promise<void> {
+  try {
+    logKeyFrom(opts.key);
+  } catch (e) {
+    return fail({ code: 'key', message: (e as Error).message });
+  }
+  const rotations = await findRotations(readEntryChunks(dir)).catch(() => []);
+  const { cps, keys } = await openAll(dir, opts.key, rotations);
+  report.checkpoints = cps.length;
+  const latest = cps[cps.length - 1]!.checkpoint;
+  Object.assign(report, {
+    size: latest.size,
+    root: latest.root.toString('base64'),
+    timestamp: cps[cps.length - 1]!.timestamp,
+  });
+  const trusted =
+    opts.trustedCheckpoint === undefined ? undefined : openTrusted(opts.trustedCheckpoint, keys, latest.size);
+  const expect = [...cps.map((c) => c.checkpoint), ...(trusted ? [trusted.checkpoint] : [])];
+  const { leaves, rootsAt, tiles } = await hashEntries(
+    dir,
+    new Set(expect.map((c) => c.size)),
+    latest.size,
+    opts.onProgress,
+  );
+  report.entries = leaves.count;
+  const rootOk = (c: { size: number; root: Buffer }) => rootsAt.get(c.size)?.equals(c.root) === true;
+  const badCp = cps.map((c) => c.checkpoint).find((c) => !rootOk(c));
+  if (badCp || leaves.count !== latest.size) {
+    return fail(await locateBadEntry(dir, leaves, cps, rootOk));
+  }
+  if (trusted && !rootOk(trusted.checkpoint)) {
+    return fail({
+      code: 'fork',
+      message: `the log's tree of size ${trusted.checkpoint.size} differs from your trusted checkpoint: its history was rewritten (fork)`,
+    });
+  }
+  await checkTiles(dir, tiles);
+}
+
+/**
+ * Opens every checkpoint in signing order with the key trusted at that point: the auditor's key,
+ * then each key a rotation entry hands over to (the checkpoint covering the rotation must be
+ * signed by both). Returns the checkpoints and every key that was trusted along the way.
+ */
+async function openAll(
+  dir: string,
+  vkey: string,
+  rotations: Rotation[],
+): Promise<{ cps: OpenedCheckpoint[]; keys: LogKey[] }> {
+  const names = await listCheckpoints(dir);
+  if (names.length === 0)
+    fail({ code: 'bundle', message: 'the bundle has no signed checkpoints', path: BUNDLE.checkpoints });
+  let current = { vkey, key: logKeyFrom(vkey) };
+  const keys = [current.key];
+  const pending = [...rotations];
+  const out: OpenedCheckpoint[] = [];
+  for (const path of names) {
+    const text = await readFile(join(dir, path), 'utf8');
+    let opened: OpenedCheckpoint | undefined;
+    try {
+      opened = openCheckpoint(text, current.key);
+    } catch (e) {
+      fail({
+        code: 'checkpoint',
+        path,
+        message: `checkpoint ${path} is not validly signed by the log key: ${(e as Error).message}`,
+      });
+    }
+    while (pending[0] && pending[0].index < opened!.checkpoint.size) {
+      const r = pending.shift()!;
+      current = handOver(text, path, r, current);
+      keys.push(current.key);
+    }
+    out.push(opened!);
+    checkOrder(out, path);
+  }
+  const latestText = await readFile(join(dir, BUNDLE.checkpoint), 'utf8').catch(() => undefined);
+  if (latestText !== out[out.length - 1]!.text) {
+    fail({
+      code: 'checkpoint',
+      path: BUNDLE.checkpoint,
+      message: `${BUNDLE.checkpoint} is not the last checkpoint of ${BUNDLE.checkpoints}/`,
+    });
+  }
+  return { cps: out, keys };
+}
+
+function handOver(
+  text: string,
+  path: string,
+  r: Rotation,
+  current: { vkey: string; key: LogKey },
+): { vkey: string; key: LogKey } {
+  const bad = (why: string) =>
+    fail({ code: 'checkpoint', path, index: r.index, message: `key rotation at entry ${r.index}: ${why}` });
+  if (r.previousKey.trim() !== current.vkey.trim())
+    bad('it does not hand over from the key trusted at that point');
+  let next: LogKey | undefined;
+  try {
+    next = logKeyFrom(r.newKey);
+  } catch (e) {
+    bad(`the new key is malformed (${(e as Error).message})`);
+  }
+  if (next!.origin !== current.key.origin) bad('the new key names another log');
+  if (!signedBy(text, next!)) bad(`checkpoint ${path}, the first to cover it, is not signed by the new key`);
+  try {
+    openCheckpoint(text, next!);
+  } catch (e) {
+    bad(`the new key's signature on ${path} does not verify (${(e as Error).message})`);
+  }
+  return { vkey: r.newKey, key: next! };
+}
+
+function checkOrder(cps: OpenedCheckpoint[], path: string): void {
+  if (cps.length < 2) return;
+  const prev = cps[cps.length - 2]!;
+  const cur = cps[cps.length - 1]!;
+  if (cur.timestamp < prev.timestamp) {
+    fail({
+      code: 'order',
+      path,
+      message: `checkpoint ${path} is dated ${cur.timestamp}, before the one signed earlier (${prev.timestamp})`,
+    });
+  }
+  if (cur.checkpoint.size < prev.checkpoint.size) {
+    fail({
+      code: 'order',
+      path,
+      message: `checkpoint ${path} has size ${cur.checkpoint.size}, smaller than the one signed earlier (${prev.checkpoint.size})`,
+    });
+  }
+  if (cur.checkpoint.size === prev.checkpoint.size && !cur.checkpoint.root.equals(prev.checkpoint.root)) {
+    fail({
+      code: 'fork',
+      path,
+      message: `checkpoint ${path} has the size of the previous one but another root: the log forked`,
+    });
+  }
+}
+
+function openTrusted(text: string, keys: LogKey[], latestSize: number): OpenedCheckpoint {
+  let t: OpenedCheckpoint | undefined;
+  const errors: string[] = [];
+  for (const k of keys) {
+    try {
+      t = openCheckpoint(text, k);
+      break;
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  if (!t) {
+    return fail({
+      code: 'key',
+      message: `the trusted checkpoint does not verify with the log key: ${errors[0] ?? 'no key'}`,
+    });
+  }
+  if (t.checkpoint.size > latestSize) {
+    fail({
+      code: 'rollback',
+      index: latestSize,
+      message: `your trusted checkpoint covers ${t.checkpoint.size} entries but the bundle only ${latestSize}: entries from index ${latestSize} were dropped`,
+    });
+  }
+  return t;
+}
+
+/** Leaf hashes packed in chunks: a million Buffer objects would cost more than the hashes. */
+class LeafHashes {
+  private readonly chunks: Buffer[] = [];
+  count = 0;
+  private static readonly PER_CHUNK = 1 << 16;
+
+  push(h: Buffer): void {
+    const at = this.count % LeafHashes.PER_CHUNK;
+    if (at === 0) this.chunks.push(Buffer.allocUnsafe(LeafHashes.PER_CHUNK * HASH_SIZE));
+    h.copy(this.chunks[this.chunks.length - 1]!, at * HASH_SIZE);
+    this.count++;
+  }
+
+  get(i: number): Buffer {
+    const c = this.chunks[Math.floor(i / LeafHashes.PER_CHUNK)]!;
+    const at = (i % LeafHashes.PER_CHUNK) * HASH_SIZE;
+    return c.subarray(at, at + HASH_SIZE);
+  }
+}
+
+/**
+ * One pass over the entries: leaf hashes, the tiles they produce (to compare with the bundle's),
+ * and the root at every size a checkpoint names.
+ */
+async function hashEntries(
+  dir: string,
+  sizes: Set<number>,
+  total: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ leaves: LeafHashes; rootsAt: Map<number, Buffer>; tiles: Map<string, Tile> }> {
+  const leaves = new LeafHashes();
+  const rootsAt = new Map<number, Buffer>();
+  const tiles = new Map<string, Tile>();
+  if (sizes.has(0)) rootsAt.set(0, emptyRoot);
+  let edge = emptyEdge();
+  let batch: Buffer[] = [];
+  const flush = () => {
+    const r = appendLeaves(edge, batch);
+    edge = r.edge;
+    for (const t of r.tiles) tiles.set(`${t.level}/${t.index}`, t);
+    batch = [];
+  };
+  try {
+    for await (const hashes of hashLineChunks(readEntryChunks(dir))) {
+      for (let at = 0; at < hashes.length; at += HASH_SIZE) {
+        const h = hashes.subarray(at, at + HASH_SIZE);
+        leaves.push(h);
+        batch.push(h);
+        const n = leaves.count;
+        if (sizes.has(n)) {
+          flush();
+          rootsAt.set(n, edgeRoot(edge));
+        } else if (batch.length >= 4096) flush();
+        if (onProgress && n % 65_536 === 0) onProgress(n, total);
+      }
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (total > 0)
+      fail({ code: 'bundle', path: BUNDLE.entries, index: 0, message: `${BUNDLE.entries} is missing` });
+  }
+  flush();
+  onProgress?.(leaves.count, total);
+  return { leaves, rootsAt, tiles };
+}
+
+/**
+ * The entries do not hash to the signed roots. Tiles that hash to the latest signed root are the
+ * log's true leaf hashes, so the first entry that differs from them is the first bad one. If the
+ * tiles were altered too, the signed checkpoints still bound where the damage starts.
+ */
+async function locateBadEntry(
+  dir: string,
+  leaves: LeafHashes,
+  cps: OpenedCheckpoint[],
+  rootOk: (c: { size: number; root: Buffer }) => boolean,
+): Promise<VerifyProblem> {
+  const latest = cps[cps.length - 1]!.checkpoint;
+  const truth = await authenticTiles(dir, latest.size, latest.root);
+  const bad = (index: number, why: string): VerifyProblem => ({
+    code: 'entry',
+    index,
+    path: BUNDLE.entries,
+    message: `entry ${index} (line ${index + 1} of ${BUNDLE.entries}) ${why}`,
+  });
+  if (truth) {
+    const n = Math.min(leaves.count, latest.size);
+    for (let i = 0; i < n; i++) {
+      if (!leaves.get(i).equals(truth(i)))
+        return bad(i, 'is not the entry the log signed: altered, removed, reordered or inserted');
+    }
+  }
+  if (leaves.count < latest.size)
+    return bad(leaves.count, `is missing: the latest checkpoint covers ${latest.size} entries`);
+  if (leaves.count > latest.size) {
+    return bad(
+      latest.size,
+      `and the ones after it are not covered by any signed checkpoint (the latest covers ${latest.size})`,
+    );
+  }
+  const sizes = [
+    0,
+    ...cps
+      .map((c) => c.checkpoint)
+      .filter(rootOk)
+      .map((c) => c.size),
+  ];
+  const from = Math.max(...sizes);
+  const to = cps.map((c) => c.checkpoint).find((c) => !rootOk(c))!.size;
+  return bad(
+    from,
+    `or one after it up to index ${to - 1} was altered; the tiles were altered too, so the exact entry cannot be named`,
+  );
+}
+
+/**
+ * A lookup of leaf hashes from the bundle's level-0 tiles, if they hash to the signed root. Only
+ * level 0 is used: upper tiles would let an altered level-0 tile go unnoticed.
+ */
+async function authenticTiles(
+  dir: string,
+  size: number,
+  root: Buffer,
+): Promise<((i: number) => Buffer) | undefined> {
+  const { tiles } = await readTileFiles(dir);
+  const row = new Map<number, Buffer>();
+  for (const t of tiles) {
+    if (
+      t.level === 0 &&
+      t.data.length === t.width * HASH_SIZE &&
+      (row.get(t.index)?.length ?? 0) < t.data.length
+    ) {
+      row.set(t.index, t.data);
+    }
+  }
+  const leaf = (i: number): Buffer | undefined => {
+    const data = row.get(Math.floor(i / TILE_WIDTH));
+    const at = (i % TILE_WIDTH) * HASH_SIZE;
+    return data && data.length >= at + HASH_SIZE ? data.subarray(at, at + HASH_SIZE) : undefined;
+  };
+  const compact = new CompactRange();
+  for (let i = 0; i < size; i++) {
+    const h = leaf(i);
+    if (!h) return undefined;
+    compact.append(h);
+  }
+  return compact.root().equals(root) ? (i) => leaf(i)! : undefined;
+}
+
+/** The entries are right; the tiles must be exactly the ones they produce, nothing more. */
+async function checkTiles(dir: string, expected: Map<string, Tile>): Promise<void> {
+  const { tiles, stray } = await readTileFiles(dir);
+  if (stray.length > 0)
+    fail({ code: 'tile', path: stray[0]!, message: `${stray[0]} is not a tile of this log` });
+  const have = new Map(tiles.map((t) => [t.path, t]));
+  for (const t of [...expected.values()].sort((a, b) => a.level - b.level || a.index - b.index)) {
+    const path = tilePath(t.level, t.index, t.width);
+    const got = have.get(path);
+    if (!got) fail({ code: 'tile', path, message: `tile ${path} is missing` });
+    if (!got!.data.equals(t.data))
+      fail({ code: 'tile', path, message: `tile ${path} does not match the entries` });
+    have.delete(path);
+  }
+  const extra = [...have.keys()][0];
+  if (extra) fail({ code: 'tile', path: extra, message: `tile ${extra} does not belong to the signed tree` });
+}

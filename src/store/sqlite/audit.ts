@@ -1,0 +1,178 @@
+import type Database from 'better-sqlite3';
+import type { AuditLogStore, StoredCheckpoint, TreeHead } from '../../audit/log.js';
+import { HASH_SIZE, leafHash, treeRoot } from '../../audit/merkle.js';
+import {
+  appendLeaves,
+  edgeRoot,
+  loadEdgeSync,
+  TILE_WIDTH,
+  type Tile,
+  type TileId,
+  TileNodeReader,
+  type TreeEdge,
+} from '../../audit/tiles.js';
+
+/** Tables of the audit tree; the events table itself holds the entries. */
+export const auditMigration = `
+  CREATE TABLE audit_tiles (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+  ) WITHOUT ROWID;
+  CREATE TABLE audit_checkpoints (
+    seq INTEGER PRIMARY KEY,
+    size INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    note TEXT NOT NULL
+  );
+  CREATE TABLE audit_tree (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL);
+  INSERT INTO audit_tree (id, size) VALUES (1, 0);
+`;
+
+interface CheckpointRow {
+  seq: number;
+  size: number;
+  at: number;
+  note: string;
+}
+
+/**
+ * The Merkle tree over the events table. `extend` runs inside every write batch's transaction
+ * (group commit): it hashes the events the batch appended and writes the changed tiles and the
+ * new tree size in that same transaction, so an event and its leaf are durable together or not
+ * at all. The in-memory edge is checked against the committed size each time, so a batch that
+ * rolled back (or a write by another process) never leaves it ahead of the database.
+ */
+export class SqliteAuditLog implements AuditLogStore {
+  private edge: TreeEdge;
+  /** The largest tree size known to be on stable storage; only it may be signed. */
+  private durable: number;
+  private readonly reader = new TileNodeReader(this);
+  private readonly stmt;
+
+  constructor(db: Database.Database) {
+    this.stmt = {
+      size: db.prepare<[], { size: number }>('SELECT size FROM audit_tree WHERE id = 1'),
+      setSize: db.prepare<[number]>('UPDATE audit_tree SET size = ? WHERE id = 1'),
+      newEvents: db.prepare<[number, number], { idx: number; entry: string }>(
+        'SELECT idx, entry FROM events WHERE idx >= ? ORDER BY idx LIMIT ?',
+      ),
+      tile: db.prepare<[number, number], { data: Buffer }>(
+        'SELECT data FROM audit_tiles WHERE level = ? AND idx = ?',
+      ),
+      putTile: db.prepare<[number, number, number, Buffer]>(
+        'INSERT INTO audit_tiles (level, idx, width, data) VALUES (?, ?, ?, ?) ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, data = excluded.data',
+      ),
+      entries: db.prepare<[number, number], { idx: number; entry: string }>(
+        'SELECT idx, entry FROM events WHERE idx >= ? ORDER BY idx LIMIT ?',
+      ),
+      latest: db.prepare<[], CheckpointRow>(
+        'SELECT seq, size, at, note FROM audit_checkpoints ORDER BY seq DESC LIMIT 1',
+      ),
+      checkpoints: db.prepare<[number, number], CheckpointRow>(
+        'SELECT seq, size, at, note FROM audit_checkpoints WHERE seq > ? ORDER BY seq LIMIT ?',
+      ),
+      // Never store a checkpoint older or smaller than one already stored: two signers (the server
+      // and a CLI export) may race, and verifiers require sizes and timestamps in order.
+      saveCheckpoint: db.prepare<[number, number, string, number, number]>(
+        'INSERT INTO audit_checkpoints (size, at, note) SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints WHERE size > ? OR at > ?)',
+      ),
+      updateNote: db.prepare<[string, number]>('UPDATE audit_checkpoints SET note = ? WHERE seq = ?'),
+    };
+    this.edge = this.loadEdge(this.committedSize());
+    this.durable = this.edge.size;
+  }
+
+  /** The tree size the last commit produced (call right after a commit). */
+  committed(): number {
+    return this.edge.size;
+  }
+
+  markDurable(size: number): void {
+    this.durable = Math.max(this.durable, size);
+  }
+
+  private committedSize(): number {
+    return this.stmt.size.get()?.size ?? 0;
+  }
+
+  private loadEdge(size: number): TreeEdge {
+    return loadEdgeSync((level, index) => this.stmt.tile.get(level, index)?.data, size);
+  }
+
+  private syncEdge(): number {
+    const size = this.committedSize();
+    if (size !== this.edge.size) this.edge = this.loadEdge(size);
+    return size;
+  }
+
+  /** The write-batch hook. Throwing here fails the whole batch closed. */
+  readonly extend = (): void => {
+    let size = this.syncEdge();
+    // Paged, so catching up with a large log written before the tree existed stays in bounds.
+    for (;;) {
+      const rows = this.stmt.newEvents.all(size, 10_000);
+      if (rows.length === 0) return;
+      rows.forEach((r, i) => {
+        if (r.idx !== size + i)
+          throw new Error(`audit log gap: event ${size + i} is missing, found ${r.idx}`);
+      });
+      const { edge, tiles } = appendLeaves(
+        this.edge,
+        rows.map((r) => leafHash(r.entry)),
+      );
+      for (const t of tiles) this.stmt.putTile.run(t.level, t.index, t.width, t.data);
+      this.stmt.setSize.run(edge.size);
+      this.edge = edge;
+      size = edge.size;
+    }
+  };
+
+  /** The durable tree head: what a checkpoint may cover. */
+  async treeHead(): Promise<TreeHead> {
+    const committed = this.syncEdge();
+    const size = Math.min(this.durable, committed);
+    if (size === this.edge.size) return { size, root: edgeRoot(this.edge) };
+    return { size, root: await treeRoot(this.reader, size) };
+  }
+
+  async readTiles(ids: readonly TileId[]): Promise<(Buffer | undefined)[]> {
+    return ids.map((id) => this.stmt.tile.get(id.level, id.index)?.data);
+  }
+
+  /** Tiles exactly as they were at tree size `size`: later hashes cut off, later tiles left out. */
+  async *tilesAt(size: number): AsyncGenerator<Tile> {
+    for (let level = 0; TILE_WIDTH ** level <= size; level++) {
+      const hashes = Math.floor(size / TILE_WIDTH ** level);
+      for (let index = 0; index * TILE_WIDTH < hashes; index++) {
+        const width = Math.min(TILE_WIDTH, hashes - index * TILE_WIDTH);
+        const data = this.stmt.tile.get(level, index)?.data;
+        if (!data || data.length < width * HASH_SIZE)
+          throw new Error(`audit tile ${level}/${index} is missing or short`);
+        yield { level, index, width, data: data.subarray(0, width * HASH_SIZE) };
+      }
+    }
+  }
+
+  async readEntries(from: number, limit: number): Promise<{ index: number; entry: string }[]> {
+    return this.stmt.entries.all(from, limit).map((r) => ({ index: r.idx, entry: r.entry }));
+  }
+
+  async saveCheckpoint(size: number, at: number, note: string): Promise<boolean> {
+    return this.stmt.saveCheckpoint.run(size, at, note, size, at).changes === 1;
+  }
+
+  async updateCheckpointNote(seq: number, note: string): Promise<void> {
+    this.stmt.updateNote.run(note, seq);
+  }
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    return this.stmt.latest.get();
+  }
+
+  async checkpoints(afterSeq: number, limit: number): Promise<StoredCheckpoint[]> {
+    return this.stmt.checkpoints.all(afterSeq, limit);
+  }
+}

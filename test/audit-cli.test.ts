@@ -1,0 +1,190 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CheckpointSigner } from '../src/audit/checkpoint.js';
+import { AuditCheckpointer } from '../src/audit/checkpointer.js';
+import { exportBundle } from '../src/audit/export.js';
+import { LocalEd25519Key } from '../src/audit/note.js';
+import { verifyBundle } from '../src/audit/verify.js';
+import { systemClock } from '../src/core/clock.js';
+import { SqliteStore } from '../src/store/sqlite/index.js';
+
+const root = resolve(import.meta.dirname, '..');
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
+const main = join(root, 'src', 'cli', 'main.ts');
+let dir: string;
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(tsx, [main, ...args], { cwd: dir });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cs-audit-cli-'));
+  expect((await cli('init')).code).toBe(0);
+  expect(
+    (await cli('actors', 'create', '--name', 'bot', '--owner', 'o@example.com', '-c', 'countersign.yaml'))
+      .code,
+  ).toBe(0);
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('countersign audit (CLI)', () => {
+  it('exports a bundle that verifies with the printed key, and names a tampered entry with exit 1', async () => {
+    const key = (await cli('audit', 'key', '-c', 'countersign.yaml')).stdout.trim();
+    expect(key).toMatch(/^countersign\.local\/[0-9a-f]{16}\+[0-9a-f]{8}\+/);
+    const exported = await cli('audit', 'export', '--out', 'bundle', '-c', 'countersign.yaml', '--json');
+    expect(exported.code).toBe(0);
+    expect(JSON.parse(exported.stdout).size).toBeGreaterThan(0);
+
+    const ok = await cli('audit', 'verify', 'bundle', '--key', key);
+    expect(ok).toMatchObject({ code: 0 });
+    expect(ok.stdout).toMatch(/^OK: /);
+
+    const entries = join(dir, 'bundle', 'entries.jsonl');
+    await writeFile(entries, (await readFile(entries, 'utf8')).replace('"bot"', '"b0t"'));
+    const bad = await cli('audit', 'verify', 'bundle', '--key', key, '--json');
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout).problem).toMatchObject({ code: 'entry', index: 0 });
+
+    const usage = await cli('audit', 'verify', 'bundle', '--key', 'not-a-key');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/malformed/);
+  });
+
+  it('prints a receipt that verifies offline, and fails on an edited one', async () => {
+    const key = (await cli('audit', 'key', '-c', 'countersign.yaml')).stdout.trim();
+    expect((await cli('audit', 'receipt', '0', '--out', 'r.tlog-proof', '-c', 'countersign.yaml')).code).toBe(
+      0,
+    );
+    const text = await readFile(join(dir, 'r.tlog-proof'), 'utf8');
+    expect(text.startsWith('c2sp.org/tlog-proof@v1\nextra ')).toBe(true);
+    expect((await cli('audit', 'verify-receipt', 'r.tlog-proof', '--key', key)).code).toBe(0);
+    await writeFile(join(dir, 'r2.tlog-proof'), text.replace(/^index 0$/m, 'index 1'));
+    expect((await cli('audit', 'verify-receipt', 'r2.tlog-proof', '--key', key)).code).toBe(1);
+  });
+
+  it('shows the trail of one request with every event proven included', async () => {
+    const store = new SqliteStore({ path: join(dir, '.countersign', 'countersign.db') });
+    const at = Date.UTC(2026, 0, 1);
+    const subject = { type: 'actor' as const, id: 'bot' };
+    await store.appendEvents([
+      {
+        kind: 'request.submitted',
+        at,
+        requestId: 'req_trail',
+        subject,
+        details: { decision: 'require_approval' },
+      },
+      { kind: 'actor.created', at, requestId: null, subject, details: {} },
+      { kind: 'request.approved', at: at + 1, requestId: 'req_trail', subject, details: {} },
+    ]);
+    await store.close();
+    const r = await cli('audit', 'trail', 'req_trail', '-c', 'countersign.yaml', '--json');
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout);
+    expect(rows.map((x: { kind: string }) => x.kind)).toEqual(['request.submitted', 'request.approved']);
+    expect(rows[0].receipt).toMatch(/^c2sp\.org\/tlog-proof@v1/);
+    expect((await cli('audit', 'trail', 'req_none', '-c', 'countersign.yaml')).code).toBe(2);
+  });
+
+  it('ships entries to a JSON lines file and resumes from its cursor', async () => {
+    const r = await cli(
+      'audit',
+      'ship',
+      '--to',
+      'jsonl:out.jsonl',
+      '--to',
+      'ocsf:ocsf.jsonl',
+      '--state',
+      'cur.json',
+      '-c',
+      'countersign.yaml',
+    );
+    expect(r.code).toBe(0);
+    const lines = (await readFile(join(dir, 'out.jsonl'), 'utf8')).trim().split('\n');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ index: 0 });
+    expect(JSON.parse((await readFile(join(dir, 'ocsf.jsonl'), 'utf8')).split('\n')[0]!)).toMatchObject({
+      class_uid: 6003,
+    });
+    const again = await cli(
+      'audit',
+      'ship',
+      '--to',
+      'jsonl:out.jsonl',
+      '--state',
+      'cur.json',
+      '-c',
+      'countersign.yaml',
+    );
+    expect(again.stderr).toBe('');
+    expect((await readFile(join(dir, 'out.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(lines.length);
+    expect((await cli('audit', 'ship', '--to', 'ftp://x', '-c', 'countersign.yaml')).code).toBe(2);
+  });
+
+  it('rotates the key: same origin, new key, and a bundle the old key still verifies', async () => {
+    const oldKey = (await cli('audit', 'key', '-c', 'countersign.yaml')).stdout.trim();
+    const r = await cli('audit', 'rotate-key', '-c', 'countersign.yaml', '--json');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.previousKey).toBe(oldKey);
+    const newKey = (await cli('audit', 'key', '-c', 'countersign.yaml')).stdout.trim();
+    expect(newKey).toBe(out.newKey);
+    expect(newKey.split('+')[0]).toBe(oldKey.split('+')[0]);
+    expect((await cli('audit', 'export', '--out', 'rotated', '-c', 'countersign.yaml')).code).toBe(0);
+    expect((await cli('audit', 'verify', 'rotated', '--key', oldKey)).stdout).toMatch(/^OK: /);
+  });
+
+  it('explains a missing signing key', async () => {
+    const r = await cli('audit', 'key', '-c', 'nowhere.yaml');
+    expect(r.code).toBe(2);
+  });
+});
+
+describe('crash during appends', () => {
+  it('after kill -9 the log verifies and every acknowledged event is in it', async () => {
+    const db = join(dir, 'crash.db');
+    // Node itself, not the tsx wrapper, so that SIGKILL hits the process that writes.
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'test', 'fixtures', 'append-forever.ts'), db],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let acknowledged = 0;
+    await new Promise<void>((resolveKill) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        const lines = chunk.toString().trim().split('\n');
+        acknowledged = Number(lines[lines.length - 1]);
+        if (acknowledged >= 3000 && !child.killed) {
+          child.kill('SIGKILL');
+          resolveKill();
+        }
+      });
+    });
+    await new Promise((r) => child.once('exit', r));
+
+    const store = new SqliteStore({ path: db });
+    const head = await store.audit.treeHead();
+    const count = (store.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
+    expect(head.size).toBe(count);
+    expect(count).toBeGreaterThanOrEqual(acknowledged);
+    const signer = new CheckpointSigner('crash.example/log', LocalEd25519Key.generate(), systemClock);
+    await new AuditCheckpointer(store.audit, signer, systemClock).checkpoint();
+    await exportBundle(store.audit, signer.verifierKey, join(dir, 'crash-bundle'));
+    expect(await verifyBundle(join(dir, 'crash-bundle'), { key: signer.verifierKey })).toMatchObject({
+      ok: true,
+      entries: count,
+    });
+    await store.close();
+  });
+});
