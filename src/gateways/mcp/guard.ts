@@ -219,7 +219,7 @@ export class Guard {
         throw error;
       }
       // The result goes back at once; the claim on the request is held until the result is
-      // committed, so no second caller can run it in between (see docs/decisions/0400-mcp-gateway.md).
+      // committed, so no second caller can run it in between (see docs/decisions/0009-mcp-gateway.md).
       release = false;
       this.recorded = this.record(r, runner.summarize(value), hash).finally(() => this.running.delete(r.id));
       this.o.recall.forget(r.requester.id, r.hash, r.id);
