@@ -1,35 +1,12 @@
-import { spawn } from 'node:child_process';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../src/cli/program.js';
 import { iamAction, startGateway, type TestGateway } from './support/gateway.js';
+import { runCli } from './support/process.js';
 
-const main = join(import.meta.dirname, '../src/cli/main.ts');
-
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-  cwd?: string,
-): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
-      env: { ...process.env, ...env },
-      cwd: cwd ?? process.cwd(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => {
-      out += d;
-    });
-    p.stderr.on('data', (d: Buffer) => {
-      err += d;
-    });
-    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
+const cli = runCli;
 
 let t: TestGateway;
 let env: (token: string) => Record<string, string>;

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,25 +5,9 @@ import { CommanderError } from 'commander';
 import { describe, expect, it, vi } from 'vitest';
 import { exit, report } from '../src/cli/output.js';
 import { buildProgram } from '../src/cli/program.js';
+import { runCli } from './support/process.js';
 
-const main = join(import.meta.dirname, '../src/cli/main.ts');
-
-function spawned(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => {
-      out += d;
-    });
-    p.stderr.on('data', (d: Buffer) => {
-      err += d;
-    });
-    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
+const spawned = (args: string[]) => runCli(args);
 
 /** Runs the CLI in this process, as main.ts does, capturing its output and exit code. */
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { webhookEvents } from '../channels/webhook/payload.js';
 import { IdentitySection } from './identity.js';
 import { McpConfigFile } from './mcp.js';
 
@@ -25,16 +26,7 @@ const WebhookSecret = Type.String({
     'A Standard Webhooks secret (`whsec_` + base64 of 24 to 64 random bytes), or `env:NAME` to read it from the environment.',
 });
 
-const WebhookEventName = Type.Union(
-  [
-    'request.pending',
-    'request.approved',
-    'request.rejected',
-    'request.expired',
-    'request.cancelled',
-    'request.executed',
-  ].map((e) => Type.Literal(e)),
-);
+const WebhookEventName = Type.Union(webhookEvents.map((e) => Type.Literal(e)));
 
 /** `webhooks:` — signed outgoing events (docs/webhooks.md). */
 export const WebhooksSection = Type.Object(

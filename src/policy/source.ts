@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { parseYaml, SourceError } from '../util/yaml-source.js';
+import { parseDuration } from '../util/duration.js';
+import { parseYaml, pointerToPath, SourceError } from '../util/yaml-source.js';
 
 /**
  * A policy problem a user must fix: where (`file:line:column`), what is wrong, and what to do.
@@ -138,21 +139,7 @@ function describeError(e: ErrorObject, path: YamlPath): string {
   }
 }
 
-export function pointerToPath(pointer: string): Array<string | number> {
-  if (pointer === '' || pointer === '/') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
-const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** `90s`, `15m`, `1h30m`, `2d` → milliseconds. The schema has already checked the form. */
 export function durationMs(text: string): number {
-  let total = 0;
-  for (const [, n, unit] of text.trim().matchAll(/(\d+)(ms|s|m|h|d)/g))
-    total += Number(n) * (units[unit as string] as number);
-  return total;
+  return parseDuration(text) ?? 0;
 }

@@ -25,3 +25,29 @@ export async function serve(configFile: string): Promise<{ proc: ChildProcess; u
     await once(proc.stdout as NodeJS.ReadableStream, 'data');
   }
 }
+
+const cliMain = join(import.meta.dirname, '../../src/cli/main.ts');
+
+/** Runs the `countersign` CLI as a real process and collects its output and exit code. */
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', cliMain, ...args], {
+      env: { ...process.env, ...env },
+      cwd: cwd ?? process.cwd(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => {
+      out += d;
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      err += d;
+    });
+    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+  });
+}
