@@ -12,7 +12,7 @@ import { resolveWebhooks } from '../channels/webhook/config.js';
 import { createWebhooks, type Webhooks } from '../channels/webhook/index.js';
 import type { Config } from '../config/load.js';
 import { type Clock, systemClock } from '../core/clock.js';
-import type { Reviewer } from '../core/identity.js';
+import { norm, type Reviewer } from '../core/identity.js';
 import { McpGateway } from '../gateways/mcp/index.js';
 import { loadPolicy } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
@@ -38,6 +38,23 @@ export const examplePolicy = join(packageRoot, 'examples', 'policies', 'default.
 export function staticDirectory(reviewers: Reviewer[]): ReviewerDirectory {
   const byId = new Map(reviewers.map((r) => [r.id, r]));
   return { get: (id) => byId.get(id), list: () => [...byId.values()] };
+}
+
+/**
+ * Groups of the human behind an agent, for `principal.groups` policy rules: the groups they hold
+ * as a configured reviewer plus their static `identity.groups` membership. IdP groups are known
+ * only for people who have signed in as reviewers, so they are not consulted here.
+ */
+export function principalGroupsFrom(directory: ReviewerDirectory, staticGroups: Record<string, string[]>) {
+  return (principal: string): string[] => {
+    const who = norm(principal);
+    const out = new Set<string>();
+    for (const r of directory.list())
+      if (norm(r.id) === who || norm(r.email) === who) for (const g of r.groups) out.add(g);
+    for (const [group, members] of Object.entries(staticGroups))
+      if (members.some((m) => norm(m) === who)) out.add(group);
+    return [...out].sort();
+  };
 }
 
 /** The reviewers a configuration declares, plus the demo ones in dev mode. */
@@ -144,6 +161,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     metrics: metrics.service,
     channels,
     logger: channelLog,
+    principalGroups: principalGroupsFrom(directory, config.identity.groups),
   });
   const admin = new Admin(store, clock, 'countersign');
   // The server's logger exists only once the app is built; reload messages before that go nowhere.

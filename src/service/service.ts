@@ -42,6 +42,8 @@ export interface ServiceDeps {
   channels?: Channel[];
   logger?: ServiceLogger;
   metrics?: ServiceMetrics;
+  /** Groups of the human behind an actor, for `principal.groups` rules; none when unknown. */
+  principalGroups?: (principal: string) => string[];
 }
 
 const actorSubject = (a: Actor): EventSubject => ({ type: 'actor', id: a.id });
@@ -130,7 +132,9 @@ export class Service {
   /** Fail closed: a policy that throws decides nothing and allows nothing. */
   private evaluate(policy: Policy, action: Action, actor: Actor, now: number): Evaluation {
     try {
-      return policy.evaluate({ action, actor, now });
+      const groups =
+        actor.principal && this.deps.principalGroups ? this.deps.principalGroups(actor.principal) : [];
+      return policy.evaluate({ action, actor, now, principalGroups: groups });
     } catch (error) {
       this.deps.logger?.error(
         { err: error, policy: policy.version },
