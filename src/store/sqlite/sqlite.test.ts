@@ -39,6 +39,23 @@ describe('sqlite specifics', () => {
     await s.close();
   });
 
+  it('commits the good writes of a batch in which one write is refused', async () => {
+    const s = fresh();
+    const { pendingRequest } = await import('../../../test/support/fixtures.js');
+    const req = (id: string) =>
+      pendingRequest({ anyOf: [{ groups: ['sre'], count: 1 }], denyThreshold: 1 }, { id });
+    await s.createRequest(req('taken'), []);
+    // Queued in one turn of the event loop, so they share one batch.
+    const results = await Promise.allSettled([
+      s.createRequest(req('a'), []),
+      s.createRequest(req('taken'), []),
+      s.createRequest(req('b'), []),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((await s.listRequests({ limit: 10 })).map((r) => r.id).sort()).toEqual(['a', 'b', 'taken']);
+    await s.close();
+  });
+
   it('records migrations by name and does not run them twice', async () => {
     const s = fresh();
     const path = files.get(s) as string;

@@ -1,6 +1,18 @@
 import type Database from 'better-sqlite3';
 import { CountersignError } from '../../core/errors.js';
 
+interface Outcome {
+  ok: boolean;
+  value: unknown;
+}
+
+/** Thrown inside a savepoint-free attempt to roll it back; the batch is then retried with savepoints. */
+class OpFailed extends Error {
+  constructor(readonly original: unknown) {
+    super('a write in the batch failed');
+  }
+}
+
 interface Op {
   fn: () => unknown;
   resolve: (value: unknown) => void;
@@ -15,7 +27,8 @@ export type Syncer = () => Promise<void>;
 
 /**
  * Group commit. Writes queued during one turn of the event loop run in one IMMEDIATE
- * transaction, each inside its own savepoint so a refused write does not undo its neighbours.
+ * transaction; if one of them throws, the batch is rolled back and run again with each write in
+ * its own savepoint, so a refused write does not undo its neighbours.
  * After the commit, `sync` makes the batch durable off the event loop (see SqliteStore), and only
  * then do the batch's promises resolve: nobody is told "stored" before it is on disk. If the
  * commit or the sync fails, every write in the batch fails (closed).
@@ -45,23 +58,23 @@ export class WriteQueue {
     const batch = this.queue.splice(0, this.maxBatch);
     this.scheduled = this.queue.length > 0;
     if (this.scheduled) setImmediate(() => this.flush());
-    const outcomes: Array<{ ok: boolean; value: unknown }> = [];
+    let outcomes: Outcome[];
     try {
-      this.db
-        .transaction(() => {
-          for (const op of batch) {
-            try {
-              outcomes.push({ ok: true, value: this.db.transaction(op.fn)() });
-            } catch (error) {
-              outcomes.push({ ok: false, value: error });
-            }
-          }
-          for (const hook of this.hooks) hook(this.db);
-        })
-        .immediate();
+      outcomes = this.commit(batch, false);
     } catch (error) {
-      this.fail(batch, error);
-      return;
+      if (!(error instanceof OpFailed)) {
+        this.fail(batch, error);
+        return;
+      }
+      // A write refused itself (a lost race, a vote that is not allowed): run the batch again
+      // with a savepoint around each write, so only that one is undone. Store writes touch
+      // nothing outside the database, so running them twice is safe after the rollback.
+      try {
+        outcomes = this.commit(batch, true);
+      } catch (retryError) {
+        this.fail(batch, retryError);
+        return;
+      }
     }
     this.sync().then(
       () => {
@@ -73,6 +86,35 @@ export class WriteQueue {
       },
       (error: unknown) => this.fail(batch, error),
     );
+  }
+
+  /**
+   * One IMMEDIATE transaction for the whole batch. Without savepoints (the common case, two
+   * statements fewer per write) the first failing write aborts the attempt with OpFailed.
+   */
+  private commit(batch: Op[], savepoints: boolean): Outcome[] {
+    const outcomes: Outcome[] = [];
+    this.db
+      .transaction(() => {
+        for (const op of batch) {
+          if (!savepoints) {
+            try {
+              outcomes.push({ ok: true, value: op.fn() });
+            } catch (error) {
+              throw new OpFailed(error);
+            }
+            continue;
+          }
+          try {
+            outcomes.push({ ok: true, value: this.db.transaction(op.fn)() });
+          } catch (error) {
+            outcomes.push({ ok: false, value: error });
+          }
+        }
+        for (const hook of this.hooks) hook(this.db);
+      })
+      .immediate();
+    return outcomes;
   }
 
   private fail(batch: Op[], cause: unknown): void {
