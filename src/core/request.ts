@@ -94,16 +94,3 @@ export interface Review {
   via: string;
   at: number;
 }
-
-export const terminalStatuses: readonly RequestStatus[] = [
-  'denied',
-  'rejected',
-  'expired',
-  'cancelled',
-  'executed',
-  'failed',
-];
-
-export function isTerminal(status: RequestStatus): boolean {
-  return terminalStatuses.includes(status);
-}

@@ -371,18 +371,18 @@ export class Service {
   }
 
   /** Pending requests this reviewer may vote on: eligible, not their own, not yet voted on. */
-  async pendingFor(reviewer: Reviewer, limit = 100): Promise<ActionRequest[]> {
+  async pendingFor(reviewer: Reviewer, limit = 100): Promise<RequestSnapshot[]> {
     const pending = await this.deps.store.listRequests({ status: ['pending'], limit: 1000 });
     const now = this.deps.clock.now();
-    const out: ActionRequest[] = [];
+    const out: RequestSnapshot[] = [];
     for (const request of pending) {
       if (out.length >= limit) break;
       if (!request.requirement || lifecycle.isDue(request, now) || isSelfReview(request, reviewer)) continue;
       const groups = eligibleGroups(request.requirement);
       if (!reviewer.groups.some((g) => groups.has(g))) continue;
       const snap = await this.deps.store.getRequest(request.id);
-      if (snap?.reviews.some((r: Review) => r.reviewerId === reviewer.id)) continue;
-      out.push(request);
+      if (!snap || snap.reviews.some((r: Review) => r.reviewerId === reviewer.id)) continue;
+      out.push(snap);
     }
     return out;
   }

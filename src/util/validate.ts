@@ -62,13 +62,3 @@ export function validateSource<S extends TSchema>(schema: S, source: YamlSource,
   const { path, problem } = describe(chosen);
   throw new SourceError(source.where(path), problem + suggestion(chosen, errors), fix);
 }
-
-/** Validates a plain value (already parsed JSON) against a schema. */
-export function validateValue<S extends TSchema>(
-  schema: S,
-  value: unknown,
-): { ok: true; value: Static<S> } | { ok: false; problems: string[] } {
-  const check = ajv.compile(schema);
-  if (check(value)) return { ok: true, value: value as Static<S> };
-  return { ok: false, problems: (check.errors ?? []).map((e) => describe(e).problem) };
-}

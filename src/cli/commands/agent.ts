@@ -21,6 +21,11 @@ function parseParams(text: string | undefined): Record<string, unknown> {
 
 const refused = new Set(['denied', 'rejected', 'expired', 'cancelled', 'failed']);
 
+/** The documented exit code for where a request stands (docs/cli.md). */
+function exitFor(status: string): number {
+  return status === 'pending' ? exit.pending : refused.has(status) ? exit.refused : exit.ok;
+}
+
 /** Commands an agent runs with its key: submit, cancel, result. */
 export function agentCommands(program: Command): void {
   program
@@ -65,8 +70,7 @@ export function agentCommands(program: Command): void {
         }
         if (opts.json) printJson(view);
         else process.stdout.write(`${view.status} ${view.id}\n  ${view.reason}\n  hash ${view.hash}\n`);
-        process.exitCode =
-          view.status === 'pending' ? exit.pending : refused.has(view.status) ? exit.refused : exit.ok;
+        process.exitCode = exitFor(view.status);
       },
     );
 
@@ -82,8 +86,7 @@ export function agentCommands(program: Command): void {
       const view = await clientFrom(opts).waitForDecision(id, opts.timeout);
       if (opts.json) printJson(view);
       else process.stdout.write(`${view.status} ${view.id}\n`);
-      process.exitCode =
-        view.status === 'pending' ? exit.pending : refused.has(view.status) ? exit.refused : exit.ok;
+      process.exitCode = exitFor(view.status);
     });
 
   program

@@ -84,14 +84,16 @@ function configuredPolicy(opts: { config?: string }): string[] {
   return [existsSync(copy) ? copy : examplePolicy];
 }
 
-function explain(opts: {
+interface ExplainOptions {
   action: string;
   actor?: string;
   at?: string;
   policy?: string[];
   config?: string;
   json?: boolean;
-}): void {
+}
+
+function explain(opts: ExplainOptions): void {
   const files = opts.policy ?? configuredPolicy(opts);
   const policy = loadPolicy(files);
   const a = jsonArg('--action', opts.action);
@@ -148,14 +150,5 @@ export function policyCommands(program: Command): void {
     .option('--policy <files...>', 'policy files (default: those of the configuration)')
     .option('-c, --config <file>', 'configuration file, for its policy files')
     .option('--json', 'print the explanation as JSON')
-    .action(
-      (opts: {
-        action: string;
-        actor?: string;
-        at?: string;
-        policy?: string[];
-        config?: string;
-        json?: boolean;
-      }) => explain(opts),
-    );
+    .action((opts: ExplainOptions) => explain(opts));
 }

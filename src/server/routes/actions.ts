@@ -230,9 +230,8 @@ export const actionRoutes: FastifyPluginAsyncTypebox<ActionRoutesOptions> = asyn
       },
     },
     async (request) => {
-      const items = await service.pendingFor(reviewerOf(request));
-      const views = await Promise.all(items.map(async (r) => actionView(await service.get(r.id))));
-      return { items: views, next: null };
+      const snapshots = await service.pendingFor(reviewerOf(request));
+      return { items: snapshots.map(actionView), next: null };
     },
   );
 
