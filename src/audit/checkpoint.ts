@@ -1,5 +1,6 @@
 import { verify } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
+import { decodeBase64 } from './base64.js';
 import {
   checkKeyName,
   type Ed25519Key,
@@ -41,9 +42,8 @@ export function parseCheckpoint(text: string): Checkpoint {
   if (!/^(0|[1-9]\d*)$/.test(sizeText) || !Number.isSafeInteger(Number(sizeText))) {
     throw new NoteError(`checkpoint size ${JSON.stringify(sizeText)} is not a decimal tree size`);
   }
-  const root = Buffer.from(rootText, 'base64');
-  if (root.length !== 32 || root.toString('base64') !== rootText)
-    throw new NoteError('checkpoint root is not a base64 SHA-256 hash');
+  const root = decodeBase64(rootText);
+  if (root?.length !== 32) throw new NoteError('checkpoint root is not a base64 SHA-256 hash');
   const extensions = lines.slice(3, -1);
   if (extensions.some((l) => l === '')) throw new NoteError('checkpoint has an empty extension line');
   return { origin, size: Number(sizeText), root, ...(extensions.length > 0 ? { extensions } : {}) };

@@ -7,6 +7,7 @@ import {
   sign,
   verify,
 } from 'node:crypto';
+import { decodeBase64 } from './base64.js';
 
 /**
  * C2SP signed-note: text, a blank line, then lines `— <name> base64(keyID || signature)`.
@@ -154,8 +155,8 @@ export function parseVerifierKey(vkey: string): ParsedVerifierKey {
   const m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+={0,2})$/.exec(vkey.trim());
   if (!m) throw bad('wrong shape');
   const [, name, idHex, b64] = m as unknown as [string, string, string, string];
-  const bytes = Buffer.from(b64, 'base64');
-  if (bytes.toString('base64') !== b64) throw bad('key is not canonical base64');
+  const bytes = decodeBase64(b64);
+  if (!bytes) throw bad('key is not canonical base64');
   const type = bytes[0];
   const publicKey = bytes.subarray(1);
   if ((type !== SIG_ED25519 && type !== SIG_COSIGNATURE_V1) || publicKey.length !== 32) {
@@ -194,7 +195,8 @@ export function parseNote(note: string): Note {
   const signatures = lines.map((line) => {
     const m = /^\u2014 ([^\s+]+) ([A-Za-z0-9+/]+={0,2})$/.exec(line);
     if (!m) throw new NoteError(`malformed signature line ${JSON.stringify(line.slice(0, 120))}`);
-    const raw = Buffer.from(m[2]!, 'base64');
+    const raw = decodeBase64(m[2]!);
+    if (!raw) throw new NoteError(`signature of ${m[1]} is not canonical base64`);
     if (raw.length < 5) throw new NoteError(`signature of ${m[1]} is too short`);
     return { name: m[1]!, keyId: raw.readUInt32BE(0), signature: raw.subarray(4) };
   });

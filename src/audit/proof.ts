@@ -1,3 +1,4 @@
+import { decodeBase64 } from './base64.js';
 import { type LogKey, type OpenedCheckpoint, openCheckpoint } from './checkpoint.js';
 import { leafHash, verifyInclusion } from './merkle.js';
 
@@ -28,13 +29,16 @@ export function parseReceipt(text: string): Receipt {
   if (lines[0] !== HEADER) throw new Error(`receipt does not start with ${HEADER}`);
   let at = 1;
   let extra: Buffer | undefined;
-  if (lines[at]?.startsWith('extra ')) extra = Buffer.from(lines[at++]!.slice(6), 'base64');
+  if (lines[at]?.startsWith('extra ')) {
+    extra = decodeBase64(lines[at++]!.slice(6));
+    if (!extra) throw new Error('receipt `extra` line is not canonical base64');
+  }
   const idx = /^index (0|[1-9]\d*)$/.exec(lines[at++] ?? '');
   if (!idx) throw new Error('receipt has no valid `index` line');
   const proof: Buffer[] = [];
   while (at < lines.length && lines[at] !== '') {
-    const h = Buffer.from(lines[at]!, 'base64');
-    if (h.length !== 32) throw new Error(`receipt proof line ${at + 1} is not a base64 SHA-256 hash`);
+    const h = decodeBase64(lines[at]!);
+    if (h?.length !== 32) throw new Error(`receipt proof line ${at + 1} is not a base64 SHA-256 hash`);
     proof.push(h);
     at++;
   }

@@ -202,6 +202,26 @@ describe('tampering with tiles and checkpoints is detected and the file named', 
     );
   });
 
+  it('a signature re-encoded with its unused base64 bits set (found by the property above)', async () => {
+    const dir = await copy();
+    const name = 'checkpoints/0000000001';
+    const lines = (await readFile(join(dir, name), 'utf8')).split('\n');
+    const at = lines.findIndex((l) => l.startsWith('\u2014 ') && l.endsWith('='));
+    const line = lines[at] as string;
+    const pad = line.endsWith('==') ? 4 : 2;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const last = line.length - 1 - pad / 2;
+    const altered = alphabet[alphabet.indexOf(line[last] as string) ^ 1] as string;
+    lines[at] = line.slice(0, last) + altered + line.slice(last + 1);
+    expect(Buffer.from(lines[at].split(' ')[2] as string, 'base64')).toEqual(
+      Buffer.from(line.split(' ')[2] as string, 'base64'),
+    );
+    await writeFile(join(dir, name), lines.join('\n'));
+    const r = await verifyBundle(dir, { key: vkey });
+    expect(r.problem).toMatchObject({ code: 'checkpoint', path: name });
+    await rm(dir, { recursive: true });
+  });
+
   it('reordering checkpoints', async () => {
     const dir = await copy();
     const [a, b] = ['0000000002', '0000000003'].map((n) => join(dir, 'checkpoints', n)) as [string, string];

@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Clock } from '../core/clock.js';
+import { decodeBase64 } from './base64.js';
 import { cosigner, type LogKey, type OpenedCheckpoint, openCheckpoint } from './checkpoint.js';
 import { verifyConsistency } from './merkle.js';
 import {
@@ -150,10 +151,9 @@ function parseAddCheckpoint(body: string): AddCheckpoint | string {
   const m = /^old (0|[1-9]\d*)$/.exec(lines[0] ?? '');
   if (!m) return 'first line must be `old <size>`';
   if (lines.length - 1 > 63) return 'more than 63 consistency proof lines';
-  const proof = lines.slice(1).map((l) => Buffer.from(l, 'base64'));
-  if (proof.some((p, i) => p.length !== 32 || p.toString('base64') !== lines[i + 1]))
-    return 'a proof line is not a base64 SHA-256 hash';
-  return { oldSize: Number(m[1]), proof, checkpoint: body.slice(split + 2) };
+  const proof = lines.slice(1).map(decodeBase64);
+  if (proof.some((p) => p?.length !== 32)) return 'a proof line is not a base64 SHA-256 hash';
+  return { oldSize: Number(m[1]), proof: proof as Buffer[], checkpoint: body.slice(split + 2) };
 }
 
 /** Witness state in one JSON file, replaced atomically (write then rename); calls are serialised. */
