@@ -150,7 +150,10 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
         failed: metrics.service.channelFailed,
       })
     : null;
-  const channels: Channel[] = [webhooks.channel, ...(slack ? [slack.channel] : [])];
+  // Without endpoints or callbacks no change can produce a webhook: waking the worker on every
+  // change would only query an empty outbox (its poll still drains anything left from before).
+  const webhooksOn = webhookConfig.endpoints.length > 0 || webhookConfig.callbackSecrets.length > 0;
+  const channels: Channel[] = [...(webhooksOn ? [webhooks.channel] : []), ...(slack ? [slack.channel] : [])];
   // --- end of Slack and webhook channels ------------------------------------------------------
 
   const service = new Service({

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { isInitializeRequest, type JSONRPCMessage, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CountersignError, isCountersignError } from '../../core/errors.js';
 import type { Authenticator, Caller } from '../../service/auth.js';
+import { checkHeaders, ExchangeError, NodeStreamableTransport, parseMessages } from './http-transport.js';
 import type { SessionCaller } from './session.js';
 
 /** What the HTTP front needs from the gateway: its upstream names and a server per session. */
@@ -24,7 +25,7 @@ export interface McpHttpOptions {
 }
 
 interface Session {
-  transport: StreamableHTTPServerTransport;
+  transport: NodeStreamableTransport;
   server: Server;
   actorId: string;
   upstream: string;
@@ -92,14 +93,26 @@ export function mcpHttpPlugin(options: McpHttpOptions) {
       if (!options.host.has(name))
         return rpcError(reply, 404, -32601, `No MCP server named '${name}' is configured on this gateway.`);
       const caller = request.mcpCaller as Extract<Caller, { kind: 'actor' }>;
-      const sessionId = request.headers['mcp-session-id'];
+      const header = (h: string) => {
+        const v = request.headers[h];
+        return typeof v === 'string' ? v : undefined;
+      };
+      const sessionId = header('mcp-session-id');
+      const messages = request.method === 'POST' ? parseMessages(request.body) : [];
+      const initialize = messages.find((m) => isInitializeRequest(m));
       let session: Session | undefined;
-      if (typeof sessionId === 'string') {
+      if (sessionId !== undefined) {
         session = sessions.get(sessionId);
         // Another actor's session is reported exactly like an unknown one.
         if (!session || session.actorId !== caller.actor.id || session.upstream !== name)
           return rpcError(reply, 404, -32001, 'Session not found; start a new session with initialize.');
-      } else if (request.method === 'POST' && isInitializeRequest(request.body)) {
+        if (initialize)
+          throw new ExchangeError(400, -32600, 'Invalid Request: this session is already initialized');
+        checkHeaders(request.method, header('accept'), header('mcp-protocol-version'));
+      } else if (initialize) {
+        if (messages.length > 1)
+          throw new ExchangeError(400, -32600, 'Invalid Request: initialize must be sent on its own');
+        checkHeaders(request.method, header('accept'), undefined);
         session = await open(name, caller);
       } else {
         return rpcError(
@@ -110,7 +123,31 @@ export function mcpHttpPlugin(options: McpHttpOptions) {
         );
       }
       reply.hijack();
-      await session.transport.handleRequest(request.raw, reply.raw, request.body);
+      serve(session, request, reply.raw, messages);
+    };
+
+    /** Hands the exchange to the session's transport, which answers on the raw response. */
+    const serve = (
+      session: Session,
+      request: FastifyRequest,
+      res: ServerResponse,
+      messages: JSONRPCMessage[],
+    ) => {
+      try {
+        if (request.method === 'POST') session.transport.post(res, messages, Array.isArray(request.body));
+        else if (request.method === 'GET') session.transport.listen(res);
+        else {
+          res.writeHead(200).end();
+          void session.transport.close();
+        }
+      } catch (error) {
+        if (!(error instanceof ExchangeError) || res.headersSent) throw error;
+        res
+          .writeHead(error.status, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: error.code, message: error.message } }),
+          );
+      }
     };
 
     const open = async (name: string, caller: Extract<Caller, { kind: 'actor' }>): Promise<Session> => {
@@ -119,25 +156,19 @@ export function mcpHttpPlugin(options: McpHttpOptions) {
         allowedTypes: caller.allowedTypes,
       });
       const session: Session = {
-        transport: new StreamableHTTPServerTransport({
-          sessionIdGenerator: () => randomUUID(),
-          onsessioninitialized: (id) => {
-            sessions.set(id, session);
-            evictBeyondLimit(caller.actor.id);
-          },
-          onsessionclosed: (id) => {
-            sessions.delete(id);
-          },
-        }),
+        transport: new NodeStreamableTransport(randomUUID()),
         server,
         actorId: caller.actor.id,
         upstream: name,
       };
+      const id = session.transport.sessionId as string;
       session.transport.onclose = () => {
-        if (session.transport.sessionId) sessions.delete(session.transport.sessionId);
+        sessions.delete(id);
         options.host.closeSession(name, server);
       };
       await server.connect(session.transport);
+      sessions.set(id, session);
+      evictBeyondLimit(caller.actor.id);
       return session;
     };
 
@@ -167,6 +198,7 @@ function errorReply(
   options: McpHttpOptions,
 ) {
   if (error instanceof ParseError) return rpcError(reply, 400, -32700, error.message);
+  if (error instanceof ExchangeError) return rpcError(reply, error.status, error.code, error.message);
   if (isCountersignError(error)) {
     if (error.status === 401) reply.header('www-authenticate', 'Bearer realm="countersign"');
     const code = error.status === 401 ? -32001 : error.status >= 500 ? -32603 : -32600;

@@ -87,6 +87,35 @@ describe('SQLite audit tree', () => {
     await store.close();
   });
 
+  it('hashes exactly the committed entries when a refused write had appended events of its own', async () => {
+    // The refused write's events are hashed as they are inserted, then rolled back by its
+    // savepoint; the next write reuses their indexes. Refused in the middle and at the end of a batch.
+    for (const refusedAt of [1, 2]) {
+      const dir = await tempDir();
+      const store = new SqliteStore({ path: join(dir, 'db.sqlite') });
+      const append = (e: AuditEvent[]) =>
+        (store as unknown as { appendSync(e: AuditEvent[]): void }).appendSync(e);
+      const writes = [0, 1, 2].map((i) =>
+        store.writes.run(() => {
+          if (i !== refusedAt) return append([event(10 * i)]);
+          append([event(100), event(101), event(102)]);
+          throw new Error('refused');
+        }),
+      );
+      const settled = await Promise.allSettled(writes);
+      expect(settled.map((r) => r.status)).toEqual(
+        [0, 1, 2].map((i) => (i === refusedAt ? 'rejected' : 'fulfilled')),
+      );
+      const head = await store.audit.treeHead();
+      const entries = await store.audit.readEntries(0, 10);
+      expect(entries.map((e) => JSON.parse(e.entry).details.n)).toEqual(refusedAt === 1 ? [0, 20] : [0, 10]);
+      const c = new CompactRange();
+      for (const e of entries) c.append(leafHash(e.entry));
+      expect(head).toEqual({ size: 2, root: c.root() });
+      await store.close();
+    }
+  });
+
   it('exports a bundle that verifies; a row edited in the database is named by index', async () => {
     const dir = await tempDir();
     const clock = new ManualClock();

@@ -56,6 +56,7 @@ export class SqliteAuditLog implements AuditLogStore {
     this.stmt = {
       size: db.prepare<[], { size: number }>('SELECT size FROM audit_tree WHERE id = 1'),
       setSize: db.prepare<[number]>('UPDATE audit_tree SET size = ? WHERE id = 1'),
+      lastIdx: db.prepare<[], { idx: number | null }>('SELECT MAX(idx) AS idx FROM events'),
       newEvents: db.prepare<[number, number], { idx: number; entry: string }>(
         'SELECT idx, entry FROM events WHERE idx >= ? ORDER BY idx LIMIT ?',
       ),
@@ -108,9 +109,42 @@ export class SqliteAuditLog implements AuditLogStore {
     return size;
   }
 
-  /** The write-batch hook. Throwing here fails the whole batch closed. */
+  /**
+   * Leaf hashes of the entries this attempt inserted, keyed by index: hashed as they are written,
+   * so the batch hook need not read them back. Cleared at the start of every attempt.
+   */
+  private leaves = new Map<number, Buffer>();
+
+  pending(idx: number, entry: string): void {
+    this.leaves.set(idx, leafHash(entry));
+  }
+
+  readonly discardPending = (): void => {
+    this.leaves.clear();
+  };
+
+  /**
+   * The write-batch hook. Throwing here fails the whole batch closed. Leaves come from `pending`
+   * when this attempt wrote them in order from the committed size; anything else (a log written
+   * before the tree existed, a write by another process) is read back and hashed.
+   */
   readonly extend = (): void => {
     let size = this.syncEdge();
+    const leaves = this.leaves;
+    this.leaves = new Map();
+    // Indexes are MAX+1, so after a savepoint rollback the next insert reuses the index and
+    // overwrites the stale hash; hashes past the last row belong to rolled-back writes.
+    const last = this.stmt.lastIdx.get()?.idx ?? -1;
+    const hashes: Buffer[] = [];
+    for (let i = size; i <= last; i++) {
+      const h = leaves.get(i);
+      if (!h) break;
+      hashes.push(h);
+    }
+    if (hashes.length > 0 && size + hashes.length === last + 1) {
+      this.grow(hashes);
+      return;
+    }
     // Paged, so catching up with a large log written before the tree existed stays in bounds.
     for (;;) {
       const rows = this.stmt.newEvents.all(size, 10_000);
@@ -119,16 +153,18 @@ export class SqliteAuditLog implements AuditLogStore {
         if (r.idx !== size + i)
           throw new Error(`audit log gap: event ${size + i} is missing, found ${r.idx}`);
       });
-      const { edge, tiles } = appendLeaves(
-        this.edge,
-        rows.map((r) => leafHash(r.entry)),
-      );
-      for (const t of tiles) this.stmt.putTile.run(t.level, t.index, t.width, t.data);
-      this.stmt.setSize.run(edge.size);
-      this.edge = edge;
-      size = edge.size;
+      size = this.grow(rows.map((r) => leafHash(r.entry)));
     }
   };
+
+  /** Appends leaves to the tree: changed tiles and the new size, in the caller's transaction. */
+  private grow(hashes: Buffer[]): number {
+    const { edge, tiles } = appendLeaves(this.edge, hashes);
+    for (const t of tiles) this.stmt.putTile.run(t.level, t.index, t.width, t.data);
+    this.stmt.setSize.run(edge.size);
+    this.edge = edge;
+    return edge.size;
+  }
 
   /** The durable tree head: what a checkpoint may cover. */
   async treeHead(): Promise<TreeHead> {

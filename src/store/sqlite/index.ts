@@ -59,6 +59,7 @@ export class SqliteStore implements Store {
       return this.wal.sync().then(() => this.audit.markDurable(size));
     });
     this.writes.hooks.push(this.audit.extend);
+    this.writes.starts.push(this.audit.discardPending);
     const db = this.db;
     this.stmt = {
       insertRequest: db.prepare(
@@ -136,7 +137,11 @@ export class SqliteStore implements Store {
   }
 
   private appendSync(events: AuditEvent[]): void {
-    for (const e of events) this.stmt.insertEvent.run(e.requestId, e.kind, e.at, canonicalJson(e));
+    for (const e of events) {
+      const entry = canonicalJson(e);
+      const { lastInsertRowid } = this.stmt.insertEvent.run(e.requestId, e.kind, e.at, entry);
+      this.audit.pending(Number(lastInsertRowid), entry);
+    }
   }
 
   private requestRow(r: ActionRequest) {

@@ -37,6 +37,8 @@ export class WriteQueue {
   private queue: Op[] = [];
   private scheduled = false;
   readonly hooks: BatchHook[] = [];
+  /** Run at the start of every attempt, so state gathered by a rolled-back attempt is dropped. */
+  readonly starts: Array<() => void> = [];
 
   constructor(
     private readonly db: Database.Database,
@@ -94,6 +96,7 @@ export class WriteQueue {
    */
   private commit(batch: Op[], savepoints: boolean): Outcome[] {
     const outcomes: Outcome[] = [];
+    for (const start of this.starts) start();
     this.db
       .transaction(() => {
         for (const op of batch) {
