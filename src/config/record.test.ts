@@ -38,7 +38,7 @@ const covers = (pattern: string, path: string[]) => {
 };
 
 describe('config.loaded: no secret reaches the audit log', () => {
-  it('redacts a distinctive secret in every secret-bearing field, env overrides and ${VAR} included', () => {
+  it('redacts a distinctive secret in every secret-bearing field, env overrides and variable references included', () => {
     const config = load(secretEverywhere(), secretEnv);
     // The loaded configuration does hold them: the test would prove nothing otherwise.
     expect(JSON.stringify(config)).toContain('S3CRET-from-env');
