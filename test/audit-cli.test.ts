@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -141,6 +141,34 @@ describe('countersign audit (CLI)', () => {
     expect(newKey.split('+')[0]).toBe(oldKey.split('+')[0]);
     expect((await cli('audit', 'export', '--out', 'rotated', '-c', 'countersign.yaml')).code).toBe(0);
     expect((await cli('audit', 'verify', 'rotated', '--key', oldKey)).stdout).toMatch(/^OK: /);
+  });
+
+  it('names a checkpoint deleted from the middle of an exported bundle, with exit 1', async () => {
+    const store = new SqliteStore({ path: join(dir, 'chain.db') });
+    const signer = new CheckpointSigner('chain.example/log', LocalEd25519Key.generate(), systemClock);
+    const checkpointer = new AuditCheckpointer(store.audit, signer, systemClock);
+    for (let batch = 0; batch < 3; batch++) {
+      await store.appendEvents([
+        {
+          kind: 'actor.created',
+          at: batch,
+          requestId: null,
+          subject: { type: 'system', id: 't' },
+          details: {},
+        },
+      ]);
+      await checkpointer.checkpoint();
+    }
+    await exportBundle(store.audit, signer.verifierKey, join(dir, 'chained'));
+    await store.close();
+    const verify = () => cli('audit', 'verify', 'chained', '--key', signer.verifierKey, '--json');
+    expect((await verify()).code).toBe(0);
+    await unlink(join(dir, 'chained', 'checkpoints', '0000000002'));
+    const r = await verify();
+    expect(r.code).toBe(1);
+    const { problem } = JSON.parse(r.stdout);
+    expect(problem).toMatchObject({ code: 'chain', path: 'checkpoints/0000000003' });
+    expect(problem.message).toMatch(/checkpoint 2 is missing/);
   });
 
   it('explains a missing signing key', async () => {

@@ -1,4 +1,4 @@
-import { verify } from 'node:crypto';
+import { hash, verify } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { decodeBase64 } from './base64.js';
 import {
@@ -29,6 +29,8 @@ export interface Checkpoint {
 }
 
 export function formatCheckpoint(cp: Checkpoint): string {
+  if ((cp.extensions ?? []).some((l) => l === '' || l.includes('\n')))
+    throw new NoteError('a checkpoint extension line must be one non-empty line');
   const ext = (cp.extensions ?? []).map((l) => `${l}\n`).join('');
   return `${cp.origin}\n${cp.size}\n${cp.root.toString('base64')}\n${ext}`;
 }
@@ -47,6 +49,59 @@ export function parseCheckpoint(text: string): Checkpoint {
   const extensions = lines.slice(3, -1);
   if (extensions.some((l) => l === '')) throw new NoteError('checkpoint has an empty extension line');
   return { origin, size: Number(sizeText), root, ...(extensions.length > 0 ? { extensions } : {}) };
+}
+
+/**
+ * The chain extension line: `countersign.chain/v1 <seq> <base64 SHA-256 of the previous
+ * checkpoint's note text>`, or `-` in place of the hash for the log's first checkpoint. It makes
+ * the checkpoints one signed sequence, so a bundle that loses, repeats or reorders one no longer
+ * verifies (docs/decisions/0010-checkpoint-chain.md). The previous *text* is hashed, not the whole
+ * note: witness cosignatures are appended to a note after it is signed and stored.
+ */
+export const CHAIN_EXTENSION = 'countersign.chain/v1';
+
+export interface ChainLink {
+  /** 1-based position of the checkpoint among all the log has signed. */
+  seq: number;
+  /** SHA-256 of the previous checkpoint's note text; null for the first checkpoint. */
+  previous: Buffer | null;
+}
+
+/** The note text of a signed checkpoint: what its signatures cover. */
+export function noteTextHash(noteText: string): Buffer {
+  return hash('sha256', noteText, 'buffer') as Buffer;
+}
+
+/** The extension line for checkpoint `seq`, given the signed note of the one before it. */
+export function chainExtension(seq: number, previousNote: string | null): string {
+  if (!Number.isSafeInteger(seq) || seq < 1)
+    throw new Error(`checkpoint sequence ${seq} is not a positive integer`);
+  if ((seq === 1) !== (previousNote === null))
+    throw new Error('only the first checkpoint (sequence 1) has no previous checkpoint');
+  const prev = previousNote === null ? '-' : noteTextHash(parseNote(previousNote).text).toString('base64');
+  return `${CHAIN_EXTENSION} ${seq} ${prev}`;
+}
+
+/**
+ * The chain link a checkpoint carries, undefined if it carries none (checkpoints signed before
+ * the chain existed). A malformed or repeated chain line is an error, never ignored.
+ */
+export function chainLinkOf(cp: Checkpoint): ChainLink | undefined {
+  const lines = (cp.extensions ?? []).filter((l) => l.split(' ', 1)[0] === CHAIN_EXTENSION);
+  if (lines.length === 0) return undefined;
+  if (lines.length > 1) throw new NoteError(`checkpoint has ${lines.length} ${CHAIN_EXTENSION} lines`);
+  const m = /^\S+ ([1-9]\d{0,15}) (-|[A-Za-z0-9+/]{43}=)$/.exec(lines[0]!);
+  if (!m || !Number.isSafeInteger(Number(m[1])))
+    throw new NoteError(`malformed chain line ${JSON.stringify(lines[0]!.slice(0, 120))}`);
+  const seq = Number(m[1]);
+  const previous = m[2] === '-' ? null : decodeBase64(m[2]!);
+  if (m[2] !== '-' && previous?.length !== 32)
+    throw new NoteError('chain line hash is not a canonical base64 SHA-256 hash');
+  if ((seq === 1) !== (previous === null))
+    throw new NoteError(
+      `chain line of checkpoint ${seq} ${seq === 1 ? 'names' : 'lacks'} a previous checkpoint`,
+    );
+  return { seq, previous: previous ?? null };
 }
 
 /** The message a timestamped Ed25519 cosignature (C2SP tlog-cosignature, cosignature/v1) signs. */
@@ -118,8 +173,9 @@ export class CheckpointSigner {
     return logVerifierKey(this.origin, this.key.publicKey);
   }
 
-  sign(size: number, root: Buffer): Promise<string> {
-    return signNote(formatCheckpoint({ origin: this.origin, size, root }), this.signers);
+  /** `extensions`: extension lines, e.g. the chain line (see chainExtension). */
+  sign(size: number, root: Buffer, extensions: string[] = []): Promise<string> {
+    return signNote(formatCheckpoint({ origin: this.origin, size, root, extensions }), this.signers);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import type { CheckpointSigner } from './checkpoint.js';
+import { type CheckpointSigner, chainExtension } from './checkpoint.js';
 import type { AuditLogStore, StoredCheckpoint } from './log.js';
 
 /** Somewhere a new checkpoint is published: a directory, a witness. May return cosignature lines. */
@@ -57,8 +57,10 @@ export class AuditCheckpointer {
     const last = await this.log.latestCheckpoint();
     if (last && last.size >= head.size) return last;
     const at = this.clock.now();
-    const note = await this.signer.sign(head.size, head.root);
-    await this.log.saveCheckpoint(head.size, at, note);
+    // Each checkpoint names its place and the one before it (docs/decisions/0010-checkpoint-chain.md).
+    const seq = (last?.seq ?? 0) + 1;
+    const note = await this.signer.sign(head.size, head.root, [chainExtension(seq, last?.note ?? null)]);
+    await this.log.saveCheckpoint(seq, head.size, at, note);
     const saved = await this.log.latestCheckpoint();
     if (saved && saved.size === head.size) await this.publish(saved);
     return saved;

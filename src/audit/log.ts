@@ -28,8 +28,12 @@ export interface AuditLogStore extends TileReader {
   treeHead(): Promise<TreeHead>;
   tilesAt(size: number): AsyncIterable<Tile>;
   readEntries(from: number, limit: number): Promise<{ index: number; entry: string }[]>;
-  /** Stores a checkpoint unless a larger or later one is already stored; says whether it did. */
-  saveCheckpoint(size: number, at: number, note: string): Promise<boolean>;
+  /**
+   * Stores a checkpoint as number `seq` (the one its chain line names) only if `seq` follows the
+   * latest stored and no larger or later one is stored; says whether it did. Two signers that
+   * race (the server and a CLI command) thus never store two checkpoints claiming one place.
+   */
+  saveCheckpoint(seq: number, size: number, at: number, note: string): Promise<boolean>;
   updateCheckpointNote(seq: number, note: string): Promise<void>;
   latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
   checkpoints(afterSeq: number, limit: number): Promise<StoredCheckpoint[]>;

@@ -35,8 +35,9 @@ class MemoryLog extends MemoryTiles implements AuditLogStore {
   async readEntries(from: number, limit: number) {
     return this.entries.slice(from, from + limit).map((entry, i) => ({ index: from + i, entry }));
   }
-  async saveCheckpoint(size: number, at: number, note: string) {
-    this.cps.push({ seq: this.cps.length + 1, size, at, note });
+  async saveCheckpoint(seq: number, size: number, at: number, note: string) {
+    if (seq !== this.cps.length + 1) return false;
+    this.cps.push({ seq, size, at, note });
     return true;
   }
   async updateCheckpointNote(seq: number, note: string) {
@@ -87,6 +88,13 @@ describe('publishing checkpoints', () => {
       const latest = log.cps[log.cps.length - 1]!;
       expect(openNote(latest.note, [cosignatureVerifier(wk.name, wk.publicKey)]).verifiedBy).toHaveLength(1);
       expect(log.cps.map((c) => c.size)).toEqual([3, 5, 6]);
+      // The witness cosigned checkpoints that carry the chain extension line, the restarted
+      // checkpointer continuing the chain from the stored checkpoints.
+      expect(log.cps.map((c) => c.note.split('\n')[3]?.split(' ').slice(0, 2).join(' '))).toEqual([
+        'countersign.chain/v1 1',
+        'countersign.chain/v1 2',
+        'countersign.chain/v1 3',
+      ]);
       expect(await readFile(join(dir, 'pub', 'checkpoint'), 'utf8')).toBe(
         log.cps[1]!.note.split('\u2014 w.example')[0],
       );

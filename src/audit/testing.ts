@@ -1,16 +1,21 @@
 import { ManualClock } from '../core/clock.js';
 import { createBundle } from './bundle.js';
-import { CheckpointSigner } from './checkpoint.js';
+import { CheckpointSigner, chainExtension } from './checkpoint.js';
 import { CompactRange, leafHash } from './merkle.js';
 import { LocalEd25519Key } from './note.js';
 import { appendLeaves, emptyEdge } from './tiles.js';
 
-/** Test support: writes a bundle of `n` entries with checkpoints at the given sizes (the last one = n). */
+/**
+ * Test support: writes a bundle of `n` entries with checkpoints at the given sizes (the last one =
+ * n), chained as the checkpointer chains them; `unchained` leaves the chain line off the first
+ * that many, like checkpoints signed before the chain existed.
+ */
 export async function writeTestBundle(
   dir: string,
   n: number,
   checkpointSizes: number[],
   signer = new CheckpointSigner('test.example/log', LocalEd25519Key.generate(), new ManualClock()),
+  { unchained = 0 }: { unchained?: number } = {},
 ): Promise<{ vkey: string; entries: string[]; signer: CheckpointSigner; checkpoints: string[] }> {
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
   const s = new CheckpointSigner(signer.origin, signer.key, clock);
@@ -32,7 +37,9 @@ export async function writeTestBundle(
     await bundle.addEntries(batch);
     await bundle.addTiles(r.tiles);
     clock.advance(1000);
-    checkpoints.push(await s.sign(size, compact.root()));
+    const seq = checkpoints.length + 1;
+    const chain = seq > unchained ? [chainExtension(seq, checkpoints[seq - 2] ?? null)] : [];
+    checkpoints.push(await s.sign(size, compact.root(), chain));
     from = size;
   }
   await bundle.finish(s.verifierKey, checkpoints);

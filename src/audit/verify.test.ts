@@ -17,12 +17,13 @@ let base: string;
 let template: string;
 let vkey: string;
 let entries: string[];
+let templateSigner: CheckpointSigner;
 let run = 0;
 
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'cs-verify-'));
   template = join(base, 'template');
-  ({ vkey, entries } = await writeTestBundle(template, N, SIZES));
+  ({ vkey, entries, signer: templateSigner } = await writeTestBundle(template, N, SIZES));
 });
 afterAll(() => rm(base, { recursive: true, force: true }));
 
@@ -229,7 +230,8 @@ describe('tampering with tiles and checkpoints is detected and the file named', 
     await writeFile(a, tb);
     await writeFile(b, ta);
     const r = await verifyBundle(dir, { key: vkey });
-    expect(r.problem).toMatchObject({ code: 'order', path: 'checkpoints/0000000003' });
+    expect(r.problem).toMatchObject({ code: 'chain', path: 'checkpoints/0000000002' });
+    expect(r.problem!.message).toMatch(/is checkpoint 3 of the log but number 2 in the bundle/);
   });
 
   it('dropping the latest checkpoint leaves the newest entries uncovered', async () => {
@@ -238,6 +240,9 @@ describe('tampering with tiles and checkpoints is detected and the file named', 
     await writeFile(join(dir, BUNDLE.checkpoint), await readFile(join(dir, 'checkpoints', '0000000003')));
     const r = await verifyBundle(dir, { key: vkey });
     expect(r.problem).toMatchObject({ code: 'entry', index: 513 });
+    expect(r.problem!.message).toMatch(
+      /not covered by any signed checkpoint: the latest in the bundle, checkpoints\/0000000003, covers 513 entries\. Newer checkpoints were removed/,
+    );
   });
 
   it('inserting a checkpoint signed by another key', async () => {
@@ -252,6 +257,134 @@ describe('tampering with tiles and checkpoints is detected and the file named', 
     await writeFile(join(dir, 'checkpoints', '0000000005'), await readFile(join(forged, 'checkpoint')));
     const r = await verifyBundle(dir, { key: vkey });
     expect(r.problem).toMatchObject({ code: 'checkpoint', path: 'checkpoints/0000000005' });
+  });
+});
+
+const cpName = (seq: number) => `checkpoints/${String(seq).padStart(10, '0')}`;
+
+describe('the checkpoint chain: removing, reordering or replacing a checkpoint is detected', () => {
+  it('an intact bundle is fully chained', async () => {
+    expect(await verifyBundle(template, { key: vkey })).toMatchObject({ ok: true, unchained: 0 });
+    const second = await readFile(join(template, cpName(2)), 'utf8');
+    expect(second.split('\n')[3]).toMatch(/^countersign\.chain\/v1 2 [A-Za-z0-9+/]{43}=$/);
+  });
+
+  it('deleting an intermediate checkpoint names the one whose predecessor is gone', async () => {
+    const dir = await copy();
+    await unlink(join(dir, cpName(2)));
+    const r = await verifyBundle(dir, { key: vkey });
+    expect(r.problem).toMatchObject({ code: 'chain', path: cpName(3) });
+    expect(r.problem!.message).toMatch(/checkpoint 2 is missing/);
+  });
+
+  it('deleting the first checkpoint is detected', async () => {
+    const dir = await copy();
+    await unlink(join(dir, cpName(1)));
+    const r = await verifyBundle(dir, { key: vkey });
+    expect(r.problem).toMatchObject({ code: 'chain', path: cpName(2) });
+  });
+
+  it('deleting the newest checkpoint file names it when `checkpoint` still holds it', async () => {
+    const dir = await copy();
+    await unlink(join(dir, cpName(4)));
+    const r = await verifyBundle(dir, { key: vkey });
+    expect(r.problem).toMatchObject({ code: 'chain', path: cpName(4) });
+    expect(r.problem!.message).toMatch(/ends at checkpoint 3/);
+  });
+
+  it('replacing a checkpoint with a validly signed one of another history of the same log', async () => {
+    const signer = new CheckpointSigner('test.example/log', LocalEd25519Key.generate(), new ManualClock());
+    const a = join(base, `ra${run++}`);
+    await writeTestBundle(a, 300, [100, 200, 300], signer);
+    const b = join(base, `rb${run++}`);
+    await writeTestBundle(b, 300, [100, 150, 300], signer);
+    // b's checkpoint 2 is the log's own signature, at the same place; its root differs, but the
+    // chain names the swap before the entries are even hashed.
+    await writeFile(join(a, cpName(2)), await readFile(join(b, cpName(2))));
+    const r = await verifyBundle(a, { key: signer.verifierKey });
+    expect(r.problem).toMatchObject({ code: 'chain', path: cpName(3) });
+    expect(r.problem!.message).toMatch(/does not chain to checkpoints\/0000000002/);
+  });
+
+  it('an unchained checkpoint after a chained one is refused', async () => {
+    const dir = await copy();
+    // The same log key, the same tree at size N, but signed without a chain line.
+    const legacy = join(base, `legacy${run++}`);
+    await writeTestBundle(legacy, N, SIZES, templateSigner, { unchained: SIZES.length });
+    const text = await readFile(join(legacy, cpName(4)));
+    await writeFile(join(dir, cpName(4)), text);
+    await writeFile(join(dir, BUNDLE.checkpoint), text);
+    const r = await verifyBundle(dir, { key: vkey });
+    expect(r.problem).toMatchObject({ code: 'chain', path: cpName(4) });
+    expect(r.problem!.message).toMatch(/carries no countersign\.chain\/v1 line/);
+  });
+
+  it('checkpoints signed before the chain existed verify, and are counted as unchained', async () => {
+    const dir = join(base, `old${run++}`);
+    const { vkey: k } = await writeTestBundle(dir, 300, [100, 200, 250, 300], undefined, { unchained: 2 });
+    expect(await verifyBundle(dir, { key: k })).toMatchObject({ ok: true, checkpoints: 4, unchained: 2 });
+    // Deleting one of the unchained ones still moves the chained ones out of place.
+    await unlink(join(dir, cpName(1)));
+    const r = await verifyBundle(dir, { key: k });
+    expect(r.problem).toMatchObject({ code: 'chain', path: cpName(3) });
+  });
+
+  it('truncating entries and checkpoints together passes alone, and is a rollback against a trusted checkpoint', async () => {
+    // The same signer and clock reproduce the first three checkpoints byte for byte.
+    const dir = join(base, `trunc${run++}`);
+    await writeTestBundle(dir, 513, [100, 256, 513], templateSigner);
+    for (const seq of [1, 2, 3])
+      expect(await readFile(join(dir, cpName(seq)), 'utf8')).toBe(
+        await readFile(join(template, cpName(seq)), 'utf8'),
+      );
+    expect(await verifyBundle(dir, { key: vkey })).toMatchObject({ ok: true, size: 513 });
+    const trusted = await readFile(join(template, cpName(4)), 'utf8');
+    const r = await verifyBundle(dir, { key: vkey, trustedCheckpoint: trusted });
+    expect(r.problem).toMatchObject({ code: 'rollback', index: 513 });
+  });
+
+  it('property: deleting, swapping or replacing checkpoints anywhere is detected and a checkpoint named', async () => {
+    const seq = fc.integer({ min: 1, max: SIZES.length });
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant('delete' as const),
+        gone: fc.uniqueArray(seq, { minLength: 1, maxLength: SIZES.length - 1 }),
+        coverUp: fc.boolean(),
+      }),
+      fc.record({ kind: fc.constantFrom('swap' as const, 'replace' as const), i: seq, j: seq }),
+    );
+    await fc.assert(
+      fc.asyncProperty(op, async (o) => {
+        const dir = await copy();
+        const file = (s: number) => join(dir, cpName(s));
+        let want: { code: string; path?: string; index?: number };
+        if (o.kind === 'delete') {
+          const gone = new Set(o.gone);
+          for (const s of gone) await unlink(file(s));
+          const first = Math.min(...gone);
+          const kept = [1, 2, 3, 4].filter((s) => !gone.has(s));
+          const after = kept.find((s) => s > first);
+          const last = kept[kept.length - 1]!;
+          // The cover-up makes `checkpoint` match the last file left, as a careful attacker would.
+          if (o.coverUp) await writeFile(join(dir, BUNDLE.checkpoint), await readFile(file(last)));
+          if (after !== undefined) want = { code: 'chain', path: cpName(after) };
+          else if (o.coverUp) want = { code: 'entry', index: SIZES[last - 1]! };
+          else want = { code: 'chain', path: cpName(last + 1) };
+        } else {
+          fc.pre(o.i !== o.j);
+          const [ti, tj] = [await readFile(file(o.i)), await readFile(file(o.j))];
+          await writeFile(file(o.i), tj);
+          if (o.kind === 'swap') await writeFile(file(o.j), ti);
+          // Whichever of the two comes first in the bundle is out of place.
+          want = { code: 'chain', path: cpName(o.kind === 'swap' ? Math.min(o.i, o.j) : o.i) };
+        }
+        const r = await verifyBundle(dir, { key: vkey });
+        expect(r.ok).toBe(false);
+        expect(r.problem).toMatchObject(want);
+        await rm(dir, { recursive: true });
+      }),
+      { numRuns: 40 },
+    );
   });
 });
 

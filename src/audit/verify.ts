@@ -1,7 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUNDLE, listCheckpoints, readEntryChunks, readTileFiles } from './bundle.js';
-import { type LogKey, logKeyFrom, type OpenedCheckpoint, openCheckpoint, signedBy } from './checkpoint.js';
+import { BUNDLE, checkpointFile, listCheckpoints, readEntryChunks, readTileFiles } from './bundle.js';
+import {
+  CHAIN_EXTENSION,
+  type ChainLink,
+  chainLinkOf,
+  type LogKey,
+  logKeyFrom,
+  noteTextHash,
+  type OpenedCheckpoint,
+  openCheckpoint,
+  signedBy,
+} from './checkpoint.js';
 import { hashLineChunks } from './leaf-hasher.js';
 import { CompactRange, emptyRoot, HASH_SIZE } from './merkle.js';
 import { findRotations, type Rotation } from './rotation.js';
@@ -9,7 +19,16 @@ import { appendLeaves, edgeRoot, emptyEdge, TILE_WIDTH, type Tile, tilePath } fr
 
 /** Offline verification of an export bundle (see bundle.ts), trusting only the verifier key. */
 
-export type ProblemCode = 'key' | 'checkpoint' | 'order' | 'fork' | 'rollback' | 'entry' | 'tile' | 'bundle';
+export type ProblemCode =
+  | 'key'
+  | 'checkpoint'
+  | 'chain'
+  | 'order'
+  | 'fork'
+  | 'rollback'
+  | 'entry'
+  | 'tile'
+  | 'bundle';
 
 export interface VerifyProblem {
   code: ProblemCode;
@@ -28,6 +47,11 @@ export interface VerifyReport {
   root?: string;
   /** POSIX seconds of the latest checkpoint's timestamp. */
   timestamp?: number;
+  /**
+   * Checkpoints signed before the checkpoint chain existed (no chain line): they come first, and
+   * removing one of them is detected only through the chained checkpoints after them.
+   */
+  unchained?: number;
   problem?: VerifyProblem;
 }
 
@@ -68,8 +92,9 @@ async function run(dir: string, opts: VerifyOptions, report: VerifyReport): Prom
     return fail({ code: 'key', message: (e as Error).message });
   }
   const rotations = await findRotations(readEntryChunks(dir)).catch(() => []);
-  const { cps, keys } = await openAll(dir, opts.key, rotations);
+  const { cps, keys, unchained } = await openAll(dir, opts.key, rotations);
   report.checkpoints = cps.length;
+  report.unchained = unchained;
   const latest = cps[cps.length - 1]!.checkpoint;
   Object.assign(report, {
     size: latest.size,
@@ -89,7 +114,7 @@ async function run(dir: string, opts: VerifyOptions, report: VerifyReport): Prom
   const rootOk = (c: { size: number; root: Buffer }) => rootsAt.get(c.size)?.equals(c.root) === true;
   const badCp = cps.map((c) => c.checkpoint).find((c) => !rootOk(c));
   if (badCp || leaves.count !== latest.size) {
-    return fail(await locateBadEntry(dir, leaves, cps, rootOk));
+    return fail(await locateBadEntry(dir, leaves, cps, rootOk, await listCheckpoints(dir)));
   }
   if (trusted && !rootOk(trusted.checkpoint)) {
     return fail({
@@ -109,7 +134,7 @@ async function openAll(
   dir: string,
   vkey: string,
   rotations: Rotation[],
-): Promise<{ cps: OpenedCheckpoint[]; keys: LogKey[] }> {
+): Promise<{ cps: OpenedCheckpoint[]; keys: LogKey[]; unchained: number }> {
   const names = await listCheckpoints(dir);
   if (names.length === 0)
     fail({ code: 'bundle', message: 'the bundle has no signed checkpoints', path: BUNDLE.checkpoints });
@@ -117,6 +142,7 @@ async function openAll(
   const keys = [current.key];
   const pending = [...rotations];
   const out: OpenedCheckpoint[] = [];
+  const links: (ChainLink | undefined)[] = [];
   for (const path of names) {
     const text = await readFile(join(dir, path), 'utf8');
     let opened: OpenedCheckpoint | undefined;
@@ -135,17 +161,85 @@ async function openAll(
       keys.push(current.key);
     }
     out.push(opened!);
+    links.push(checkChain(out, links, names));
     checkOrder(out, path);
   }
   const latestText = await readFile(join(dir, BUNDLE.checkpoint), 'utf8').catch(() => undefined);
-  if (latestText !== out[out.length - 1]!.text) {
-    fail({
-      code: 'checkpoint',
-      path: BUNDLE.checkpoint,
-      message: `${BUNDLE.checkpoint} is not the last checkpoint of ${BUNDLE.checkpoints}/`,
+  if (latestText !== out[out.length - 1]!.text) checkLatest(latestText, current.key, out.length);
+  return { cps: out, keys, unchained: links.filter((l) => l === undefined).length };
+}
+
+/**
+ * The chain (docs/decisions/0010-checkpoint-chain.md): the checkpoint just opened, the k-th in the
+ * bundle, must say it is the log's k-th and carry the hash of the (k-1)-th one's text. So a
+ * checkpoint removed, inserted, repeated, reordered or swapped for another of the same log is
+ * named. Only checkpoints signed before the chain existed carry no line; they must come first.
+ */
+function checkChain(
+  cps: OpenedCheckpoint[],
+  links: (ChainLink | undefined)[],
+  names: string[],
+): ChainLink | undefined {
+  const at = cps.length;
+  const path = names[at - 1]!;
+  const bad = (message: string) => fail({ code: 'chain', path, message });
+  let link: ChainLink | undefined;
+  try {
+    link = chainLinkOf(cps[at - 1]!.checkpoint);
+  } catch (e) {
+    return fail({ code: 'checkpoint', path, message: `checkpoint ${path}: ${(e as Error).message}` });
+  }
+  if (!link) {
+    const chained = links.findIndex((l) => l !== undefined);
+    if (chained >= 0)
+      bad(
+        `checkpoint ${path} carries no ${CHAIN_EXTENSION} line although ${names[chained]} before it does: the log signs every checkpoint after the first chained one with a chain line`,
+      );
+    return undefined;
+  }
+  if (link.seq > at) {
+    const gone = link.seq - at === 1 ? `checkpoint ${at} is` : `checkpoints ${at} to ${link.seq - 1} are`;
+    bad(
+      `checkpoint ${path} is checkpoint ${link.seq} of the log but number ${at} in the bundle: ${gone} missing (removed from ${BUNDLE.checkpoints}/, or the checkpoints were reordered)`,
+    );
+  }
+  if (link.seq < at) {
+    bad(
+      `checkpoint ${path} is checkpoint ${link.seq} of the log but number ${at} in the bundle: a checkpoint before it was inserted, repeated or moved`,
+    );
+  }
+  const previous = cps[at - 2];
+  if (previous && !link.previous!.equals(noteTextHash(previous.note.text))) {
+    bad(
+      `checkpoint ${path} does not chain to ${names[at - 2]}, the one before it: that one is not the checkpoint the log signed in its place (replaced, or the checkpoints were reordered)`,
+    );
+  }
+  return link;
+}
+
+/** `checkpoint` is not the last of `checkpoints/`; say which checkpoint files are missing if it can tell. */
+function checkLatest(text: string | undefined, key: LogKey, count: number): never {
+  let link: ChainLink | undefined;
+  try {
+    if (text !== undefined) link = chainLinkOf(openCheckpoint(text, key).checkpoint);
+  } catch {
+    link = undefined;
+  }
+  if (link && link.seq > count) {
+    const first = checkpointFile(count + 1)
+      .split('\\')
+      .join('/');
+    return fail({
+      code: 'chain',
+      path: first,
+      message: `${BUNDLE.checkpoint} is checkpoint ${link.seq} of the log but ${BUNDLE.checkpoints}/ ends at checkpoint ${count}: ${first}${link.seq > count + 1 ? ` to checkpoint ${link.seq}` : ''} removed`,
     });
   }
-  return { cps: out, keys };
+  return fail({
+    code: 'checkpoint',
+    path: BUNDLE.checkpoint,
+    message: `${BUNDLE.checkpoint} is not the last checkpoint of ${BUNDLE.checkpoints}/`,
+  });
 }
 
 function handOver(
@@ -304,6 +398,7 @@ async function locateBadEntry(
   leaves: LeafHashes,
   cps: OpenedCheckpoint[],
   rootOk: (c: { size: number; root: Buffer }) => boolean,
+  names: string[],
 ): Promise<VerifyProblem> {
   const latest = cps[cps.length - 1]!.checkpoint;
   const truth = await authenticTiles(dir, latest.size, latest.root);
@@ -322,10 +417,12 @@ async function locateBadEntry(
   }
   if (leaves.count < latest.size)
     return bad(leaves.count, `is missing: the latest checkpoint covers ${latest.size} entries`);
+  // An export stops at its latest checkpoint, so entries beyond it mean the bundle was changed:
+  // the newest checkpoints were removed (with `checkpoint` replaced to match) or entries appended.
   if (leaves.count > latest.size) {
     return bad(
       latest.size,
-      `and the ones after it are not covered by any signed checkpoint (the latest covers ${latest.size})`,
+      `and the ${leaves.count - latest.size - 1} after it are not covered by any signed checkpoint: the latest in the bundle, ${names[names.length - 1]}, covers ${latest.size} entries. Newer checkpoints were removed from the bundle, or entries were added to it`,
     );
   }
   const sizes = [

@@ -11,6 +11,7 @@ import { createSlack, type Slack } from '../channels/slack/index.js';
 import { resolveWebhooks } from '../channels/webhook/config.js';
 import { createWebhooks, type Webhooks } from '../channels/webhook/index.js';
 import type { Config } from '../config/load.js';
+import { configLoadedDetails } from '../config/record.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { norm, type Reviewer } from '../core/identity.js';
 import { McpGateway } from '../gateways/mcp/index.js';
@@ -178,6 +179,17 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     },
     policy,
   );
+  // Every configuration a gateway runs on is an entry, secrets removed (docs/audit.md); then the
+  // policy it starts with.
+  await store.appendEvents([
+    {
+      kind: 'config.loaded',
+      at: clock.now(),
+      requestId: null,
+      subject: { type: 'system', id: 'countersign' },
+      details: configLoadedDetails(config),
+    },
+  ]);
   await reloader.announce();
   const signer = logSigner(
     key.privateKey,

@@ -152,6 +152,10 @@ export function auditCommands(program: Command): void {
           process.stdout.write(
             `OK: ${report.entries} entries, ${report.checkpoints} checkpoints; tree size ${report.size}, root ${report.root}, signed ${when}\n`,
           );
+          if (report.unchained)
+            process.stdout.write(
+              `note: the first ${report.unchained} checkpoints were signed before checkpoints were chained; only the chained ones after them show that none is missing\n`,
+            );
         } else {
           const p = report.problem!;
           process.stdout.write(`FAILED (${p.code}): ${p.message}\n`);

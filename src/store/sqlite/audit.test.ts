@@ -158,7 +158,23 @@ describe('SQLite audit tree', () => {
     await store.appendEvents([event(0)]);
     const first = await cp.checkpoint();
     expect(await cp.checkpoint()).toEqual(first);
-    expect(await store.audit.saveCheckpoint(0, clock.now() + 5, 'stale')).toBe(false);
+    expect(await store.audit.saveCheckpoint(2, 0, clock.now() + 5, 'stale')).toBe(false);
+    await store.close();
+  });
+
+  it('stores a checkpoint only in the place its chain line names: right after the latest', async () => {
+    const dir = await tempDir();
+    const clock = new ManualClock();
+    const store = new SqliteStore({ path: join(dir, 'db.sqlite') });
+    await store.appendEvents([event(0)]);
+    const first = await new AuditCheckpointer(store.audit, signerFor(clock), clock).checkpoint();
+    expect(first?.seq).toBe(1);
+    // A racing signer that read the same latest checkpoint: its seq is taken.
+    expect(await store.audit.saveCheckpoint(1, 5, clock.now() + 5, 'raced')).toBe(false);
+    // A seq that skips a place would leave a hole in the chain.
+    expect(await store.audit.saveCheckpoint(3, 5, clock.now() + 5, 'gap')).toBe(false);
+    expect(await store.audit.saveCheckpoint(2, 5, clock.now() + 5, 'next')).toBe(true);
+    expect((await store.audit.latestCheckpoint())?.seq).toBe(2);
     await store.close();
   });
 });

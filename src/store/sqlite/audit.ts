@@ -76,9 +76,12 @@ export class SqliteAuditLog implements AuditLogStore {
         'SELECT seq, size, at, note FROM audit_checkpoints WHERE seq > ? ORDER BY seq LIMIT ?',
       ),
       // Never store a checkpoint older or smaller than one already stored: two signers (the server
-      // and a CLI export) may race, and verifiers require sizes and timestamps in order.
-      saveCheckpoint: db.prepare<[number, number, string, number, number]>(
-        'INSERT INTO audit_checkpoints (size, at, note) SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints WHERE size > ? OR at > ?)',
+      // and a CLI export) may race, and verifiers require sizes and timestamps in order. The seq is
+      // the one the checkpoint's chain line names, so it must come right after the latest one.
+      saveCheckpoint: db.prepare<[number, number, number, string, number, number, number]>(
+        `INSERT INTO audit_checkpoints (seq, size, at, note) SELECT ?, ?, ?, ?
+         WHERE (SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints) = ? - 1
+           AND NOT EXISTS (SELECT 1 FROM audit_checkpoints WHERE size > ? OR at > ?)`,
       ),
       updateNote: db.prepare<[string, number]>('UPDATE audit_checkpoints SET note = ? WHERE seq = ?'),
     };
@@ -196,8 +199,8 @@ export class SqliteAuditLog implements AuditLogStore {
     return this.stmt.entries.all(from, limit).map((r) => ({ index: r.idx, entry: r.entry }));
   }
 
-  async saveCheckpoint(size: number, at: number, note: string): Promise<boolean> {
-    return this.stmt.saveCheckpoint.run(size, at, note, size, at).changes === 1;
+  async saveCheckpoint(seq: number, size: number, at: number, note: string): Promise<boolean> {
+    return this.stmt.saveCheckpoint.run(seq, size, at, note, seq, size, at).changes === 1;
   }
 
   async updateCheckpointNote(seq: number, note: string): Promise<void> {
