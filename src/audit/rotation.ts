@@ -51,23 +51,42 @@ export async function rotateKey(input: {
 
 const needle = Buffer.from(`"kind":"${KEY_ROTATED}"`);
 
-/** Rotation entries in a stream of line chunks; a byte search skips chunks without any. */
-export async function findRotations(chunks: AsyncIterable<Buffer>): Promise<Rotation[]> {
-  const out: Rotation[] = [];
-  let line = 0;
-  for await (const c of chunks) {
-    const search = c.indexOf(needle) >= 0;
+/**
+ * Finds rotation entries in line chunks fed one by one (whole lines only), so verification can
+ * look for them in the same pass that hashes the entries. A byte search skips chunks without any.
+ */
+export class RotationScanner {
+  readonly found: Rotation[] = [];
+  private line = 0;
+
+  scan(c: Buffer): void {
+    if (c.indexOf(needle) < 0) {
+      this.line += countLines(c);
+      return;
+    }
     let start = 0;
     for (let nl = c.indexOf(0x0a); nl >= 0; nl = c.indexOf(0x0a, start)) {
-      if (search && c.subarray(start, nl).indexOf(needle) >= 0) {
-        const r = parseRotation(c.subarray(start, nl), line);
-        if (r) out.push(r);
+      if (c.subarray(start, nl).indexOf(needle) >= 0) {
+        const r = parseRotation(c.subarray(start, nl), this.line);
+        if (r) this.found.push(r);
       }
-      line++;
+      this.line++;
       start = nl + 1;
     }
   }
-  return out;
+}
+
+function countLines(c: Buffer): number {
+  let n = 0;
+  for (let i = c.indexOf(0x0a); i >= 0; i = c.indexOf(0x0a, i + 1)) n++;
+  return n;
+}
+
+/** Rotation entries in a stream of line chunks. */
+export async function findRotations(chunks: AsyncIterable<Buffer>): Promise<Rotation[]> {
+  const scanner = new RotationScanner();
+  for await (const c of chunks) scanner.scan(c);
+  return scanner.found;
 }
 
 function parseRotation(bytes: Buffer, index: number): Rotation | undefined {

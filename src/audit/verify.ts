@@ -10,11 +10,13 @@ import {
   noteTextHash,
   type OpenedCheckpoint,
   openCheckpoint,
+  parseCheckpoint,
   signedBy,
 } from './checkpoint.js';
 import { hashLineChunks } from './leaf-hasher.js';
 import { CompactRange, emptyRoot, HASH_SIZE } from './merkle.js';
-import { findRotations, type Rotation } from './rotation.js';
+import { parseNote } from './note.js';
+import { type Rotation, RotationScanner } from './rotation.js';
 import { appendLeaves, edgeRoot, emptyEdge, TILE_WIDTH, type Tile, tilePath } from './tiles.js';
 
 /** Offline verification of an export bundle (see bundle.ts), trusting only the verifier key. */
@@ -91,8 +93,18 @@ async function run(dir: string, opts: VerifyOptions, report: VerifyReport): Prom
   } catch (e) {
     return fail({ code: 'key', message: (e as Error).message });
   }
-  const rotations = await findRotations(readEntryChunks(dir)).catch(() => []);
-  const { cps, keys, unchained } = await openAll(dir, opts.key, rotations);
+  // One pass over the entries: they are hashed (at every size a checkpoint claims) while key
+  // rotations are collected; nothing computed here is trusted until the checkpoints open below.
+  const claimed = await claimedSizes(dir, opts.trustedCheckpoint);
+  const rotations = new RotationScanner();
+  const { leaves, rootsAt, tiles, missing } = await hashEntries(
+    dir,
+    claimed.sizes,
+    claimed.latest,
+    rotations,
+    opts.onProgress,
+  );
+  const { cps, keys, unchained } = await openAll(dir, opts.key, rotations.found);
   report.checkpoints = cps.length;
   report.unchained = unchained;
   const latest = cps[cps.length - 1]!.checkpoint;
@@ -103,13 +115,8 @@ async function run(dir: string, opts: VerifyOptions, report: VerifyReport): Prom
   });
   const trusted =
     opts.trustedCheckpoint === undefined ? undefined : openTrusted(opts.trustedCheckpoint, keys, latest.size);
-  const expect = [...cps.map((c) => c.checkpoint), ...(trusted ? [trusted.checkpoint] : [])];
-  const { leaves, rootsAt, tiles } = await hashEntries(
-    dir,
-    new Set(expect.map((c) => c.size)),
-    latest.size,
-    opts.onProgress,
-  );
+  if (missing && latest.size > 0)
+    fail({ code: 'bundle', path: BUNDLE.entries, index: 0, message: `${BUNDLE.entries} is missing` });
   report.entries = leaves.count;
   const rootOk = (c: { size: number; root: Buffer }) => rootsAt.get(c.size)?.equals(c.root) === true;
   const badCp = cps.map((c) => c.checkpoint).find((c) => !rootOk(c));
@@ -350,8 +357,9 @@ async function hashEntries(
   dir: string,
   sizes: Set<number>,
   total: number,
+  rotations: RotationScanner,
   onProgress?: (done: number, total: number) => void,
-): Promise<{ leaves: LeafHashes; rootsAt: Map<number, Buffer>; tiles: Map<string, Tile> }> {
+): Promise<{ leaves: LeafHashes; rootsAt: Map<number, Buffer>; tiles: Map<string, Tile>; missing: boolean }> {
   const leaves = new LeafHashes();
   const rootsAt = new Map<number, Buffer>();
   const tiles = new Map<string, Tile>();
@@ -364,8 +372,15 @@ async function hashEntries(
     for (const t of r.tiles) tiles.set(`${t.level}/${t.index}`, t);
     batch = [];
   };
+  async function* scanned(): AsyncGenerator<Buffer> {
+    for await (const chunk of readEntryChunks(dir)) {
+      rotations.scan(chunk);
+      yield chunk;
+    }
+  }
+  let missing = false;
   try {
-    for await (const hashes of hashLineChunks(readEntryChunks(dir))) {
+    for await (const hashes of hashLineChunks(scanned())) {
       for (let at = 0; at < hashes.length; at += HASH_SIZE) {
         const h = hashes.subarray(at, at + HASH_SIZE);
         leaves.push(h);
@@ -380,12 +395,29 @@ async function hashEntries(
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    if (total > 0)
-      fail({ code: 'bundle', path: BUNDLE.entries, index: 0, message: `${BUNDLE.entries} is missing` });
+    missing = true;
   }
   flush();
   onProgress?.(leaves.count, total);
-  return { leaves, rootsAt, tiles };
+  return { leaves, rootsAt, tiles, missing };
+}
+
+/**
+ * The tree sizes the bundle's checkpoints (and the auditor's trusted one) claim, read without
+ * checking signatures: only where to record roots during the single pass. Unreadable ones are
+ * skipped here and reported when the checkpoints are opened.
+ */
+async function claimedSizes(dir: string, trusted?: string): Promise<{ sizes: Set<number>; latest: number }> {
+  const texts = await Promise.all(
+    (await listCheckpoints(dir)).map((path) => readFile(join(dir, path), 'utf8').catch(() => '')),
+  );
+  const sizes = new Set<number>();
+  for (const text of [...texts, trusted ?? '']) {
+    try {
+      sizes.add(parseCheckpoint(parseNote(text).text).size);
+    } catch {}
+  }
+  return { sizes, latest: Math.max(0, ...sizes) };
 }
 
 /**
