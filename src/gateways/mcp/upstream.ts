@@ -1,6 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   ErrorCode,
@@ -11,7 +10,7 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from '../../config/mcp.js';
-import { isolatingFetch } from './fetch.js';
+import { HttpClientTransport } from './http-client.js';
 
 export interface UpstreamLogger {
   info(obj: object, msg: string): void;
@@ -148,10 +147,7 @@ export class Upstream {
   private transport(): Transport {
     const c = this.options.config;
     if (c.kind === 'http') {
-      return new StreamableHTTPClientTransport(new URL(c.url), {
-        requestInit: { headers: c.headers },
-        fetch: isolatingFetch(),
-      });
+      return new HttpClientTransport(new URL(c.url), { headers: c.headers });
     }
     const transport = new StdioClientTransport({
       command: c.command,
