@@ -148,7 +148,7 @@ export class HttpClientTransport implements Transport {
         return;
       }
       const type = mediaType(res.headers['content-type']);
-      if (type === 'application/json') return this.deliver(await this.body(res));
+      if (type === 'application/json') return await this.deliver(await this.body(res));
       if (type === 'text/event-stream') return await this.events(res, flight, id);
       res.resume();
       throw new UpstreamHttpError(status, `the upstream answered with an unexpected content type (${type})`);
@@ -237,7 +237,7 @@ export class HttpClientTransport implements Transport {
   }
 
   /** Delivers a JSON body: one message or a batch. */
-  private deliver(text: string): void {
+  private deliver(text: string): Promise<void> {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -247,23 +247,27 @@ export class HttpClientTransport implements Transport {
     const messages = Array.isArray(value) ? value : [value];
     for (const m of messages)
       if (!isMessage(m)) throw new Error('the upstream answered with a non-JSON-RPC body');
-    for (const m of messages) this.onmessage?.(m);
+    const inbox = this.inbox();
+    inbox.take(messages as JSONRPCMessage[]);
+    return inbox.idle();
   }
 
   /** Reads a POST's event stream; it is the answer to request `id` and must contain its response. */
   private events(res: IncomingMessage, flight: InFlight, id: RequestId): Promise<void> {
     let answered = false;
-    const parser = this.parser((message) => {
+    return this.readStream(res, (message) => {
       if (isResponse(message) && message.id === id) answered = true;
-    });
-    return this.readStream(res, parser).then(() => {
+    }).then(() => {
       if (!answered && !flight.dropped)
         throw new Error('the upstream ended the event stream before answering the request');
     });
   }
 
-  /** A parser that delivers each `message` event; one that is not JSON-RPC goes to onerror and is skipped. */
-  private parser(seen: (message: JSONRPCMessage) => void): SseParser {
+  /**
+   * A parser that collects each `message` event into `out`; one that is not JSON-RPC goes to
+   * onerror and is skipped.
+   */
+  private parser(out: JSONRPCMessage[]): SseParser {
     return new SseParser((event) => {
       if (event.event !== 'message') return;
       let message: unknown;
@@ -277,15 +281,20 @@ export class HttpClientTransport implements Transport {
         this.onerror?.(new Error('the upstream sent an event that is not a JSON-RPC message'));
         return;
       }
-      seen(message);
-      this.onmessage?.(message);
+      out.push(message);
     }, this.maxBytes);
   }
 
-  /** Feeds an event stream to a parser until it ends; an oversized event drops the stream. */
-  private readStream(res: IncomingMessage, parser: SseParser): Promise<void> {
+  /**
+   * Feeds an event stream to a parser until it ends, handing its messages to the SDK in order;
+   * `seen` looks at each first. Settles once all are delivered; an oversized event drops the stream.
+   */
+  private readStream(res: IncomingMessage, seen?: (message: JSONRPCMessage) => void): Promise<SseParser> {
+    const out: JSONRPCMessage[] = [];
+    const parser = this.parser(out);
+    const inbox = this.inbox();
     res.setEncoding('utf8');
-    return new Promise((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       res.on('data', (text: string) => {
         try {
           parser.push(text);
@@ -293,13 +302,30 @@ export class HttpClientTransport implements Transport {
           res.destroy();
           reject(error);
         }
+        if (out.length === 0) return;
+        const messages = out.splice(0);
+        if (seen) for (const m of messages) seen(m);
+        inbox.take(messages);
       });
       res.once('end', resolve);
       res.once('error', reject);
       res.once('close', () => {
         if (!res.complete) reject(cut());
       });
-    });
+    }).then(
+      () => inbox.idle().then(() => parser),
+      (error: unknown) =>
+        inbox.idle().then(() => {
+          throw Object.assign(error as Error, { parser });
+        }),
+    );
+  }
+
+  private inbox(): Inbox {
+    return new Inbox(
+      (message) => this.onmessage?.(message),
+      (error) => this.onerror?.(error),
+    );
   }
 
   /** Opens (or reopens) the GET stream of server-initiated messages. */
@@ -338,18 +364,17 @@ export class HttpClientTransport implements Transport {
           );
         }
         failures = 0;
-        const parser = this.parser(() => {});
-        const keep = () => {
-          if (parser.lastEventId !== undefined) this.streamEventId = parser.lastEventId;
-          if (parser.retryMs !== undefined) this.streamRetryMs = parser.retryMs;
+        const keep = (parser: SseParser | undefined) => {
+          if (parser?.lastEventId !== undefined) this.streamEventId = parser.lastEventId;
+          if (parser?.retryMs !== undefined) this.streamRetryMs = parser.retryMs;
         };
-        await this.readStream(res, parser).then(
-          () => {
-            keep();
+        await this.readStream(res).then(
+          (parser) => {
+            keep(parser);
             ended(null, true);
           },
-          (error) => {
-            keep();
+          (error: Error & { parser?: SseParser }) => {
+            keep(error.parser);
             ended(error, true);
           },
         );
@@ -483,4 +508,57 @@ function tooLarge(max: number): Error {
 
 function cut(): Error {
   return new Error('the upstream closed the connection before its answer was complete');
+}
+
+/**
+ * Hands one stream's messages to the SDK in order. The SDK runs a notification's handler a
+ * microtask after delivery but settles a response at once, so a progress notification and the
+ * result arriving in one chunk would reach the caller result first, and the progress would be
+ * dropped as belonging to no request. Each message after the first of a chunk therefore waits a
+ * turn of the event loop; the usual chunk of one message goes straight through.
+ */
+class Inbox {
+  private readonly queue: JSONRPCMessage[] = [];
+  private busy = false;
+  private done: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly deliver: (message: JSONRPCMessage) => void,
+    private readonly failed: (error: Error) => void,
+  ) {}
+
+  take(messages: JSONRPCMessage[]): void {
+    if (!this.busy && messages.length === 1) {
+      this.one(messages[0] as JSONRPCMessage);
+      return;
+    }
+    this.queue.push(...messages);
+    if (this.busy) return;
+    this.busy = true;
+    this.done = this.drain();
+  }
+
+  /** Settles once everything taken so far has been delivered. */
+  idle(): Promise<void> {
+    return this.done;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (let m = this.queue.shift(); m; m = this.queue.shift()) {
+        this.one(m);
+        if (this.queue.length) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private one(message: JSONRPCMessage): void {
+    try {
+      this.deliver(message);
+    } catch (error) {
+      this.failed(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
 }

@@ -64,6 +64,11 @@ describe('SseParser', () => {
     expect(() => parse(['data: 0123456789\n', 'data: 0123456789\n'], 16)).toThrow(/larger than 16/);
     expect(() => parse(['data: 01234', '56789', '0123456789'], 16)).toThrow(/larger than 16/);
     // Many small events in one stream are fine: the bound is per event.
-    expect(parse(Array.from({ length: 100 }, () => 'data: 0123456789\n\n'), 16).events).toHaveLength(100);
+    expect(
+      parse(
+        Array.from({ length: 100 }, () => 'data: 0123456789\n\n'),
+        16,
+      ).events,
+    ).toHaveLength(100);
   });
 });
