@@ -319,7 +319,7 @@ describe('HttpClientTransport: bad answers', () => {
           id: null,
           error: {
             code: -32001,
-            message: `token ${req.headers.authorization} / ${req.headers['x-api-key']} refused`,
+            message: `token ${req.headers.authorization?.split(' ')[1]} / ${req.headers['x-api-key']} refused`,
           },
         }),
       );
@@ -395,13 +395,16 @@ describe('HttpClientTransport: bad answers', () => {
 describe('Upstream over HttpClientTransport', () => {
   it('reconnects after the upstream restarted and forgot the session', async () => {
     const s = await sdkServer();
-    const logger = { info() {}, warn() {}, debug() {} };
+    const logged: string[] = [];
+    const log = (obj: object, msg: string) => logged.push(`${msg} ${JSON.stringify(obj)}`);
+    const logger = { info: log, warn: log, debug: log };
+    const changed: string[] = [];
     const upstream = new Upstream({
       name: 'remote',
       config: { kind: 'http', url: s.url.href, headers },
       logger,
       version: '0',
-      onListChanged() {},
+      onListChanged: (what) => changed.push(what),
     });
     cleanups.push(() => upstream.close());
     const forwarder = new Forwarder(upstream, 5000);
@@ -427,5 +430,8 @@ describe('Upstream over HttpClientTransport', () => {
     expect(await call('three')).toBe('three');
     expect(s.sessions().size).toBe(1);
     expect(before.size).toBe(1);
+    // The restarted upstream may offer other tools: sessions are told to re-list.
+    expect(changed).toEqual(['tools']);
+    expect(logged.join('\n')).not.toContain(secret);
   });
 });

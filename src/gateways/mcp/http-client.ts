@@ -104,7 +104,7 @@ export class HttpClientTransport implements Transport {
     };
     this.headers = {};
     for (const [k, v] of Object.entries(options.headers ?? {})) this.headers[k.toLowerCase()] = v;
-    this.secrets = Object.values(this.headers).filter((v) => v.length >= 4);
+    this.secrets = secretsIn(Object.values(this.headers));
     this.maxBytes = options.maxMessageBytes ?? defaultMaxBytes;
   }
 
@@ -191,6 +191,9 @@ export class HttpClientTransport implements Transport {
   private open(method: string, headers: Record<string, string>, body?: string): InFlight {
     const req = this.lib.request({ ...this.target, method, headers, agent: this.agent });
     const flight: InFlight = { req, dropped: false };
+    // Errors are read where the request is awaited; this one keeps a late second error (after the
+    // promise settled) from being an unhandled 'error' event, which would end the gateway.
+    req.on('error', ignore);
     this.inflight.add(flight);
     req.end(body);
     return flight;
@@ -198,7 +201,10 @@ export class HttpClientTransport implements Transport {
 
   private response(flight: InFlight): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      flight.req.once('response', resolve);
+      flight.req.once('response', (res: IncomingMessage) => {
+        res.on('error', ignore);
+        resolve(res);
+      });
       flight.req.once('error', reject);
     });
   }
@@ -456,11 +462,22 @@ export class HttpClientTransport implements Transport {
     const e = error instanceof Error ? error : new Error(String(error));
     let text = e.message;
     for (const secret of this.secrets) text = text.split(secret).join('[redacted]');
-    if (text === e.message) return e;
-    const out = new Error(text);
-    out.name = e.name;
-    return out;
+    if (text !== e.message) {
+      e.message = text;
+      e.stack = `${e.name}: ${text}`;
+    }
+    return e;
   }
+}
+
+function ignore(): void {}
+
+/** Header values worth hiding, whole and by part (`Bearer abc…` hides `abc…` too); short ones are settings. */
+function secretsIn(values: string[]): string[] {
+  const parts = values.flatMap((v) => [v, ...v.split(/\s+/)]);
+  return [...new Set(parts.filter((v) => v.length >= 6 && !/^(bearer|basic|digest)$/i.test(v)))].sort(
+    (a, b) => b.length - a.length,
+  );
 }
 
 function requestIdOf(message: JSONRPCMessage): RequestId | undefined {

@@ -44,6 +44,8 @@ export class Upstream {
   private closed = false;
   /** Incremented on every (re)connection, so a stale close handler cannot tear down a newer one. */
   private generation = 0;
+  /** An HTTP connection was lost: the upstream may have restarted with other tools. */
+  private relist = false;
 
   private readonly secrets: string[];
 
@@ -95,6 +97,7 @@ export class Upstream {
     this.client = null;
     client.close().catch(() => {});
     if (this.options.config.kind === 'stdio') this.scheduleRestart();
+    else this.relist = true;
   }
 
   /** Starts connecting in the background; failures are logged and retried. */
@@ -141,6 +144,11 @@ export class Upstream {
     this.failures = 0;
     this.client = client;
     this.options.logger.info({ upstream: this.name }, 'connected to the MCP upstream');
+    if (this.relist) {
+      // A reconnected HTTP upstream may offer different tools; let every session re-list.
+      this.relist = false;
+      this.options.onListChanged('tools');
+    }
     return client;
   }
 
@@ -173,6 +181,7 @@ export class Upstream {
     if (this.closed) return;
     this.options.logger.warn({ upstream: this.name }, 'the MCP upstream connection closed');
     if (this.options.config.kind === 'stdio') this.scheduleRestart();
+    else this.relist = true;
   }
 
   private scheduleRestart(): void {
