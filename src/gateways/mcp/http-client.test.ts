@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
@@ -40,6 +41,12 @@ function build(seen: Seen) {
     return text('sent');
   });
   server.registerTool('hang', {}, () => new Promise(() => {}));
+  // Ends its POST stream at once and answers later: the client must fetch the answer with GET.
+  server.registerTool('poll', {}, async (extra) => {
+    extra.closeSSEStream?.();
+    await new Promise((r) => setTimeout(r, 50));
+    return text(extra.closeSSEStream ? 'answered after the stream closed' : 'no event store');
+  });
   server.registerTool('headers', {}, async () => text(JSON.stringify(seen.lastHeaders)));
   return server;
 }
@@ -52,7 +59,7 @@ interface Seen {
 }
 
 /** The SDK's McpServer over its StreamableHTTPServerTransport on loopback; `restart` forgets every session. */
-async function sdkServer(opts: { json?: boolean } = {}) {
+async function sdkServer(opts: { json?: boolean; events?: boolean } = {}) {
   let sessions = new Map<string, StreamableHTTPServerTransport>();
   let hangClosed!: () => void;
   const seen: Seen = {
@@ -83,6 +90,7 @@ async function sdkServer(opts: { json?: boolean } = {}) {
       const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         enableJsonResponse: opts.json ?? false,
+        ...(opts.events ? { eventStore: new InMemoryEventStore(), retryInterval: 10 } : {}),
         onsessioninitialized: (sid) => void map.set(sid, created),
         onsessionclosed: (sid) => void map.delete(sid),
       });
@@ -265,6 +273,16 @@ describe('HttpClientTransport: event streams', () => {
     );
     expect(progress).toEqual([1, 2]);
     expect(result.content[0]).toMatchObject({ text: 'done' });
+  });
+
+  it('fetches the answer with GET and Last-Event-ID when the upstream ends the POST stream early', async () => {
+    const s = await sdkServer({ events: true });
+    const { client, errors } = await connect(s.url);
+    const result = await client.callTool({ name: 'poll', arguments: {} });
+    expect(result.content).toEqual([{ type: 'text', text: 'answered after the stream closed' }]);
+    expect(s.seen.methods.filter((m) => m === 'GET').length).toBeGreaterThanOrEqual(2);
+    // Priming events (an id, no data) are not messages and not errors.
+    expect(errors).toEqual([]);
   });
 
   it('drops the open POST of a request that timed out, so it does not hold a socket', async () => {

@@ -2,7 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
-import { SseParser } from './sse.js';
+import { SseParser, TooLargeError } from './sse.js';
 
 export interface HttpClientTransportOptions {
   /** Sent with every request (credentials): never logged, never put in an error message. */
@@ -36,6 +36,8 @@ export class SessionLostError extends UpstreamHttpError {
 
 const defaultMaxBytes = 16 * 1024 * 1024;
 const maxReconnectMs = 30_000;
+/** Tries in a row, without a new event, to fetch a request's answer after its stream ended early. */
+const maxResumes = 3;
 
 interface InFlight {
   req: http.ClientRequest;
@@ -53,7 +55,9 @@ interface InFlight {
  * - Every message is a POST; the answer is 202 (nothing to deliver), one JSON message or batch,
  *   or an event stream that may carry notifications and server requests before the response.
  *   `send` settles when that answer is fully read, and fails when the stream ends without the
- *   response, so the caller learns of a broken upstream at once instead of at its timeout.
+ *   response, so the caller learns of a broken upstream at once instead of at its timeout. A
+ *   stream whose events carry ids that ends before the response is resumed with GET and
+ *   Last-Event-ID.
  * - After `notifications/initialized` a GET stream carries server-initiated messages; 405 means
  *   the server has none; it is reopened with backoff (and Last-Event-ID) when it drops.
  * - A 404 while holding a session means the upstream forgot it (restart): the transport closes,
@@ -188,15 +192,17 @@ export class HttpClientTransport implements Transport {
     return headers;
   }
 
-  private open(method: string, headers: Record<string, string>, body?: string): InFlight {
+  /** Sends a request; `flight` continues an earlier one (a resumed answer) under the same handle. */
+  private open(method: string, headers: Record<string, string>, body?: string, flight?: InFlight): InFlight {
     const req = this.lib.request({ ...this.target, method, headers, agent: this.agent });
-    const flight: InFlight = { req, dropped: false };
     // Errors are read where the request is awaited; this one keeps a late second error (after the
     // promise settled) from being an unhandled 'error' event, which would end the gateway.
     req.on('error', ignore);
-    this.inflight.add(flight);
+    const handle = flight ?? { req, dropped: false };
+    handle.req = req;
+    this.inflight.add(handle);
     req.end(body);
-    return flight;
+    return handle;
   }
 
   private response(flight: InFlight): Promise<IncomingMessage> {
@@ -258,15 +264,53 @@ export class HttpClientTransport implements Transport {
     return inbox.idle();
   }
 
-  /** Reads a POST's event stream; it is the answer to request `id` and must contain its response. */
-  private events(res: IncomingMessage, flight: InFlight, id: RequestId): Promise<void> {
+  /**
+   * Reads a POST's event stream; it is the answer to request `id` and must contain its response.
+   * An upstream that gave its events ids may end the stream early (2025-11-25 polling, or a drop):
+   * the answer is then fetched with GET and Last-Event-ID, as the SDK client does, a few times.
+   */
+  private async events(res: IncomingMessage, flight: InFlight, id: RequestId): Promise<void> {
     let answered = false;
-    return this.readStream(res, (message) => {
+    const seen = (message: JSONRPCMessage) => {
       if (isResponse(message) && message.id === id) answered = true;
-    }).then(() => {
-      if (!answered && !flight.dropped)
-        throw new Error('the upstream ended the event stream before answering the request');
-    });
+    };
+    let read = await this.settle(this.readStream(res, seen));
+    let lastId = read.parser?.lastEventId;
+    let retryMs = read.parser?.retryMs;
+    for (let attempt = 0; !answered && lastId !== undefined && attempt < maxResumes; attempt++) {
+      // An oversized event would be replayed as it was; a forgotten session has no answer to give.
+      if (read.error instanceof TooLargeError || read.error instanceof SessionLostError) break;
+      const delay = retryMs ?? (this.options.reconnectMs ?? 1000) * 1.5 ** attempt;
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      if (flight.dropped || this.closed) return;
+      const headers = this.requestHeaders();
+      headers.accept = 'text/event-stream';
+      headers['last-event-id'] = lastId;
+      read = await this.settle(
+        this.response(this.open('GET', headers, undefined, flight)).then(async (again) => {
+          const status = again.statusCode ?? 0;
+          if (status < 200 || status >= 300) throw await this.failure(again, status, true);
+          if (mediaType(again.headers['content-type']) !== 'text/event-stream') {
+            again.resume();
+            throw new UpstreamHttpError(status, 'the upstream answered a resumed stream without events');
+          }
+          return this.readStream(again, seen);
+        }),
+      );
+      if (read.parser?.lastEventId !== undefined && read.parser.lastEventId !== lastId) attempt = -1;
+      lastId = read.parser?.lastEventId ?? lastId;
+      retryMs = read.parser?.retryMs ?? retryMs;
+    }
+    if (answered || flight.dropped) return;
+    throw read.error ?? new Error('the upstream ended the event stream before answering the request');
+  }
+
+  /** A stream read's outcome without throwing: its parser (for the ids seen) and its error. */
+  private settle(reading: Promise<SseParser>): Promise<{ parser?: SseParser; error?: unknown }> {
+    return reading.then(
+      (parser) => ({ parser }),
+      (error: Error & { parser?: SseParser }) => ({ parser: error.parser, error }),
+    );
   }
 
   /**
@@ -275,7 +319,8 @@ export class HttpClientTransport implements Transport {
    */
   private parser(out: JSONRPCMessage[]): SseParser {
     return new SseParser((event) => {
-      if (event.event !== 'message') return;
+      // An event without data is a priming event (an id to resume from) or a keep-alive.
+      if (event.event !== 'message' || event.data === '') return;
       let message: unknown;
       try {
         message = JSON.parse(event.data);
@@ -520,7 +565,7 @@ function jsonRpcErrorMessage(text: string): string | undefined {
 }
 
 function tooLarge(max: number): Error {
-  return new Error(`the upstream's answer is larger than ${max} bytes; it was dropped`);
+  return new TooLargeError('an answer', max);
 }
 
 function cut(): Error {

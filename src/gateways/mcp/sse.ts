@@ -124,6 +124,14 @@ export class SseParser {
   }
 }
 
+/** An answer or event over the bound: reading it again would fail the same way. */
+export class TooLargeError extends Error {
+  constructor(what: string, max: number) {
+    super(`${what} from the upstream is larger than ${max} bytes; it was dropped`);
+    this.name = 'TooLargeError';
+  }
+}
+
 function tooLarge(max: number): Error {
-  return new Error(`an event from the upstream is larger than ${max} bytes; the stream was dropped`);
+  return new TooLargeError('an event', max);
 }
