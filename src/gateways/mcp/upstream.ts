@@ -1,6 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   ErrorCode,
@@ -11,7 +10,7 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from '../../config/mcp.js';
-import { isolatingFetch } from './fetch.js';
+import { HttpClientTransport } from './http-client.js';
 
 export interface UpstreamLogger {
   info(obj: object, msg: string): void;
@@ -45,6 +44,8 @@ export class Upstream {
   private closed = false;
   /** Incremented on every (re)connection, so a stale close handler cannot tear down a newer one. */
   private generation = 0;
+  /** An HTTP connection was lost: the upstream may have restarted with other tools. */
+  private relist = false;
 
   private readonly secrets: string[];
 
@@ -96,6 +97,7 @@ export class Upstream {
     this.client = null;
     client.close().catch(() => {});
     if (this.options.config.kind === 'stdio') this.scheduleRestart();
+    else this.relist = true;
   }
 
   /** Starts connecting in the background; failures are logged and retried. */
@@ -142,16 +144,18 @@ export class Upstream {
     this.failures = 0;
     this.client = client;
     this.options.logger.info({ upstream: this.name }, 'connected to the MCP upstream');
+    if (this.relist) {
+      // A reconnected HTTP upstream may offer different tools; let every session re-list.
+      this.relist = false;
+      this.options.onListChanged('tools');
+    }
     return client;
   }
 
   private transport(): Transport {
     const c = this.options.config;
     if (c.kind === 'http') {
-      return new StreamableHTTPClientTransport(new URL(c.url), {
-        requestInit: { headers: c.headers },
-        fetch: isolatingFetch(),
-      });
+      return new HttpClientTransport(new URL(c.url), { headers: c.headers });
     }
     const transport = new StdioClientTransport({
       command: c.command,
@@ -177,6 +181,7 @@ export class Upstream {
     if (this.closed) return;
     this.options.logger.warn({ upstream: this.name }, 'the MCP upstream connection closed');
     if (this.options.config.kind === 'stdio') this.scheduleRestart();
+    else this.relist = true;
   }
 
   private scheduleRestart(): void {

@@ -1,0 +1,626 @@
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { SseParser, TooLargeError } from './sse.js';
+
+export interface HttpClientTransportOptions {
+  /** Sent with every request (credentials): never logged, never put in an error message. */
+  headers?: Record<string, string>;
+  /** Largest response body or single event accepted from the upstream. */
+  maxMessageBytes?: number;
+  /** Longest wait for the DELETE that ends the session on close. */
+  closeTimeoutMs?: number;
+  /** First delay before the server-message stream is reopened; grows 1.5x per failure up to 30 s. */
+  reconnectMs?: number;
+}
+
+/** An HTTP answer the transport cannot use. Names the status only: no URL, no header. */
+export class UpstreamHttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UpstreamHttpError';
+  }
+}
+
+/** The upstream no longer knows our session (404 with a session id): the connection must be rebuilt. */
+export class SessionLostError extends UpstreamHttpError {
+  constructor() {
+    super(404, 'the upstream no longer knows this MCP session (HTTP 404); the gateway reconnects');
+    this.name = 'SessionLostError';
+  }
+}
+
+const defaultMaxBytes = 16 * 1024 * 1024;
+const maxReconnectMs = 30_000;
+/** Tries in a row, without a new event, to fetch a request's answer after its stream ended early. */
+const maxResumes = 3;
+
+interface InFlight {
+  req: http.ClientRequest;
+  /** Set when the request was dropped on purpose (cancelled or closing): its end is not an error. */
+  dropped: boolean;
+}
+
+/**
+ * The gateway's client side of MCP Streamable HTTP (revisions 2025-03-26 to 2025-11-25) on
+ * node:http with a keep-alive agent. The SDK's StreamableHTTPClientTransport runs on fetch and
+ * web streams, which cost more CPU than everything else in a forwarded call; this one moves the
+ * same messages with plain sockets. The SDK Client above it still does the protocol (initialize,
+ * ids, timeouts, cancellation).
+ *
+ * - Every message is a POST; the answer is 202 (nothing to deliver), one JSON message or batch,
+ *   or an event stream that may carry notifications and server requests before the response.
+ *   `send` settles when that answer is fully read, and fails when the stream ends without the
+ *   response, so the caller learns of a broken upstream at once instead of at its timeout. A
+ *   stream whose events carry ids that ends before the response is resumed with GET and
+ *   Last-Event-ID.
+ * - After `notifications/initialized` a GET stream carries server-initiated messages; 405 means
+ *   the server has none; it is reopened with backoff (and Last-Event-ID) when it drops.
+ * - A 404 while holding a session means the upstream forgot it (restart): the transport closes,
+ *   so the owner reconnects with a new session.
+ * - Sending `notifications/cancelled` drops the open POST of that request, so an abandoned call
+ *   does not keep a socket forever.
+ * - No redirect is followed (the configured headers hold credentials).
+ */
+export class HttpClientTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  private session: string | undefined;
+  private protocolVersion: string | undefined;
+  private readonly lib: { request: typeof http.request; Agent: typeof http.Agent };
+  private readonly agent: http.Agent;
+  private readonly target: { hostname: string; port: string; path: string; auth?: string };
+  private readonly headers: Record<string, string>;
+  private readonly secrets: string[];
+  private readonly maxBytes: number;
+  private readonly inflight = new Set<InFlight>();
+  /** Open POSTs by JSON-RPC request id, to drop one when its request is cancelled. */
+  private readonly byId = new Map<RequestId, InFlight>();
+  private stream: InFlight | null = null;
+  private streamEventId: string | undefined;
+  private streamRetryMs: number | undefined;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private started = false;
+  private closed = false;
+  private sessionLost = false;
+
+  constructor(
+    url: URL,
+    private readonly options: HttpClientTransportOptions = {},
+  ) {
+    const secure = url.protocol === 'https:';
+    if (!secure && url.protocol !== 'http:') throw new Error(`an MCP upstream URL must be http or https`);
+    this.lib = secure ? (https as unknown as typeof this.lib) : http;
+    this.agent = new this.lib.Agent({ keepAlive: true, noDelay: true });
+    this.target = {
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port,
+      path: `${url.pathname}${url.search}`,
+      ...(url.username
+        ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` }
+        : {}),
+    };
+    this.headers = {};
+    for (const [k, v] of Object.entries(options.headers ?? {})) this.headers[k.toLowerCase()] = v;
+    this.secrets = secretsIn(Object.values(this.headers));
+    this.maxBytes = options.maxMessageBytes ?? defaultMaxBytes;
+  }
+
+  get sessionId(): string | undefined {
+    return this.session;
+  }
+
+  setProtocolVersion(version: string): void {
+    this.protocolVersion = version;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error('HttpClientTransport already started');
+    this.started = true;
+  }
+
+  async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    if (this.closed) throw new Error('the connection to the MCP upstream is closed');
+    const body = JSON.stringify(message);
+    const headers = this.requestHeaders();
+    headers['content-type'] = 'application/json';
+    headers.accept = 'application/json, text/event-stream';
+    headers['content-length'] = String(Buffer.byteLength(body));
+    const id = requestIdOf(message);
+    const hadSession = this.session !== undefined;
+    const flight = this.open('POST', headers, body);
+    if (id !== undefined) this.byId.set(id, flight);
+    try {
+      const res = await this.response(flight);
+      const sid = res.headers['mcp-session-id'];
+      if (typeof sid === 'string' && sid) this.session = sid;
+      const status = res.statusCode ?? 0;
+      if (status === 202) {
+        res.resume();
+        if (isInitialized(message)) this.openStream(0);
+        return;
+      }
+      if (status < 200 || status >= 300) throw await this.failure(res, status, hadSession);
+      if (id === undefined) {
+        res.resume();
+        return;
+      }
+      const type = mediaType(res.headers['content-type']);
+      if (type === 'application/json') return await this.deliver(await this.body(res));
+      if (type === 'text/event-stream') return await this.events(res, flight, id);
+      res.resume();
+      throw new UpstreamHttpError(status, `the upstream answered with an unexpected content type (${type})`);
+    } catch (error) {
+      if (flight.dropped) return;
+      throw this.clean(error);
+    } finally {
+      this.inflight.delete(flight);
+      if (id !== undefined && this.byId.get(id) === flight) this.byId.delete(id);
+      if (isCancellation(message)) this.drop(message.params?.requestId as RequestId | undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    for (const flight of this.inflight) {
+      flight.dropped = true;
+      flight.req.destroy();
+    }
+    this.inflight.clear();
+    this.byId.clear();
+    this.stream = null;
+    // The SDK rejects every pending request with "connection closed" from here.
+    this.onclose?.();
+    if (this.session && !this.sessionLost) await this.terminate().catch(() => {});
+    this.agent.destroy();
+  }
+
+  /** Headers common to every request: the configured ones, then the session's. */
+  private requestHeaders(): Record<string, string> {
+    const headers: Record<string, string> = { ...this.headers };
+    if (this.session) headers['mcp-session-id'] = this.session;
+    if (this.protocolVersion) headers['mcp-protocol-version'] = this.protocolVersion;
+    return headers;
+  }
+
+  /** Sends a request; `flight` continues an earlier one (a resumed answer) under the same handle. */
+  private open(method: string, headers: Record<string, string>, body?: string, flight?: InFlight): InFlight {
+    const req = this.lib.request({ ...this.target, method, headers, agent: this.agent });
+    // Errors are read where the request is awaited; this one keeps a late second error (after the
+    // promise settled) from being an unhandled 'error' event, which would end the gateway.
+    req.on('error', ignore);
+    const handle = flight ?? { req, dropped: false };
+    handle.req = req;
+    this.inflight.add(handle);
+    req.end(body);
+    return handle;
+  }
+
+  private response(flight: InFlight): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      flight.req.once('response', (res: IncomingMessage) => {
+        res.on('error', ignore);
+        resolve(res);
+      });
+      flight.req.once('error', reject);
+    });
+  }
+
+  /** Reads a whole body, refusing one larger than the bound. */
+  private body(res: IncomingMessage, max = this.maxBytes): Promise<string> {
+    const declared = Number(res.headers['content-length']);
+    if (declared > max) {
+      res.destroy();
+      return Promise.reject(tooLarge(max));
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > max) {
+          res.destroy();
+          reject(tooLarge(max));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.once('end', () =>
+        resolve(
+          chunks.length === 1
+            ? (chunks[0] as Buffer).toString('utf8')
+            : Buffer.concat(chunks).toString('utf8'),
+        ),
+      );
+      res.once('error', reject);
+      res.once('close', () => {
+        if (!res.complete) reject(cut());
+      });
+    });
+  }
+
+  /** Delivers a JSON body: one message or a batch. */
+  private deliver(text: string): Promise<void> {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new Error('the upstream answered with malformed JSON');
+    }
+    const messages = Array.isArray(value) ? value : [value];
+    for (const m of messages)
+      if (!isMessage(m)) throw new Error('the upstream answered with a non-JSON-RPC body');
+    const inbox = this.inbox();
+    inbox.take(messages as JSONRPCMessage[]);
+    return inbox.idle();
+  }
+
+  /**
+   * Reads a POST's event stream; it is the answer to request `id` and must contain its response.
+   * An upstream that gave its events ids may end the stream early (2025-11-25 polling, or a drop):
+   * the answer is then fetched with GET and Last-Event-ID, as the SDK client does, a few times.
+   */
+  private async events(res: IncomingMessage, flight: InFlight, id: RequestId): Promise<void> {
+    let answered = false;
+    const seen = (message: JSONRPCMessage) => {
+      if (isResponse(message) && message.id === id) answered = true;
+    };
+    let read = await this.settle(this.readStream(res, seen));
+    let lastId = read.parser?.lastEventId;
+    let retryMs = read.parser?.retryMs;
+    for (let attempt = 0; !answered && lastId !== undefined && attempt < maxResumes; attempt++) {
+      // An oversized event would be replayed as it was; a forgotten session has no answer to give.
+      if (read.error instanceof TooLargeError || read.error instanceof SessionLostError) break;
+      const delay = retryMs ?? (this.options.reconnectMs ?? 1000) * 1.5 ** attempt;
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      if (flight.dropped || this.closed) return;
+      const headers = this.requestHeaders();
+      headers.accept = 'text/event-stream';
+      headers['last-event-id'] = lastId;
+      read = await this.settle(
+        this.response(this.open('GET', headers, undefined, flight)).then(async (again) => {
+          const status = again.statusCode ?? 0;
+          if (status < 200 || status >= 300) throw await this.failure(again, status, true);
+          if (mediaType(again.headers['content-type']) !== 'text/event-stream') {
+            again.resume();
+            throw new UpstreamHttpError(status, 'the upstream answered a resumed stream without events');
+          }
+          return this.readStream(again, seen);
+        }),
+      );
+      if (read.parser?.lastEventId !== undefined && read.parser.lastEventId !== lastId) attempt = -1;
+      lastId = read.parser?.lastEventId ?? lastId;
+      retryMs = read.parser?.retryMs ?? retryMs;
+    }
+    if (answered || flight.dropped) return;
+    throw read.error ?? new Error('the upstream ended the event stream before answering the request');
+  }
+
+  /** A stream read's outcome without throwing: its parser (for the ids seen) and its error. */
+  private settle(reading: Promise<SseParser>): Promise<{ parser?: SseParser; error?: unknown }> {
+    return reading.then(
+      (parser) => ({ parser }),
+      (error: Error & { parser?: SseParser }) => ({ parser: error.parser, error }),
+    );
+  }
+
+  /**
+   * A parser that collects each `message` event into `out`; one that is not JSON-RPC goes to
+   * onerror and is skipped.
+   */
+  private parser(out: JSONRPCMessage[]): SseParser {
+    return new SseParser((event) => {
+      // An event without data is a priming event (an id to resume from) or a keep-alive.
+      if (event.event !== 'message' || event.data === '') return;
+      let message: unknown;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        this.onerror?.(new Error('the upstream sent an event that is not JSON'));
+        return;
+      }
+      if (!isMessage(message)) {
+        this.onerror?.(new Error('the upstream sent an event that is not a JSON-RPC message'));
+        return;
+      }
+      out.push(message);
+    }, this.maxBytes);
+  }
+
+  /**
+   * Feeds an event stream to a parser until it ends, handing its messages to the SDK in order;
+   * `seen` looks at each first. Settles once all are delivered; an oversized event drops the stream.
+   */
+  private readStream(res: IncomingMessage, seen?: (message: JSONRPCMessage) => void): Promise<SseParser> {
+    const out: JSONRPCMessage[] = [];
+    const parser = this.parser(out);
+    const inbox = this.inbox();
+    res.setEncoding('utf8');
+    return new Promise<void>((resolve, reject) => {
+      res.on('data', (text: string) => {
+        try {
+          parser.push(text);
+        } catch (error) {
+          res.destroy();
+          reject(error);
+        }
+        if (out.length === 0) return;
+        const messages = out.splice(0);
+        if (seen) for (const m of messages) seen(m);
+        inbox.take(messages);
+      });
+      res.once('end', resolve);
+      res.once('error', reject);
+      res.once('close', () => {
+        if (!res.complete) reject(cut());
+      });
+    }).then(
+      () => inbox.idle().then(() => parser),
+      (error: unknown) =>
+        inbox.idle().then(() => {
+          throw Object.assign(error as Error, { parser });
+        }),
+    );
+  }
+
+  private inbox(): Inbox {
+    return new Inbox(
+      (message) => this.onmessage?.(message),
+      (error) => this.onerror?.(error),
+    );
+  }
+
+  /** Opens (or reopens) the GET stream of server-initiated messages. */
+  private openStream(attempt: number): void {
+    if (this.closed || this.stream) return;
+    const headers = this.requestHeaders();
+    headers.accept = 'text/event-stream';
+    if (this.streamEventId !== undefined) headers['last-event-id'] = this.streamEventId;
+    const flight = this.open('GET', headers);
+    this.stream = flight;
+    let failures = attempt;
+    const ended = (error: unknown, retry: boolean) => {
+      this.inflight.delete(flight);
+      if (this.stream === flight) this.stream = null;
+      if (flight.dropped || this.closed) return;
+      if (error) this.onerror?.(this.clean(error));
+      if (retry) this.reopen(failures);
+    };
+    this.response(flight).then(
+      async (res) => {
+        const status = res.statusCode ?? 0;
+        if (status === 405) {
+          res.resume();
+          return ended(null, false);
+        }
+        if (status < 200 || status >= 300) {
+          // A session the upstream forgot closes the transport (in failure); other 4xx will not heal.
+          const error = await this.failure(res, status, true);
+          return ended(error, status >= 500 || status === 409 || status === 429);
+        }
+        if (mediaType(res.headers['content-type']) !== 'text/event-stream') {
+          res.resume();
+          return ended(
+            new UpstreamHttpError(status, 'the upstream answered the GET stream without events'),
+            false,
+          );
+        }
+        failures = 0;
+        const keep = (parser: SseParser | undefined) => {
+          if (parser?.lastEventId !== undefined) this.streamEventId = parser.lastEventId;
+          if (parser?.retryMs !== undefined) this.streamRetryMs = parser.retryMs;
+        };
+        await this.readStream(res).then(
+          (parser) => {
+            keep(parser);
+            ended(null, true);
+          },
+          (error: Error & { parser?: SseParser }) => {
+            keep(error.parser);
+            ended(error, true);
+          },
+        );
+      },
+      (error) => ended(error, true),
+    );
+  }
+
+  private reopen(attempt: number): void {
+    if (this.closed || this.reconnectTimer) return;
+    const delay =
+      this.streamRetryMs ?? Math.min(maxReconnectMs, (this.options.reconnectMs ?? 1000) * 1.5 ** attempt);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.openStream(attempt + 1);
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  /** Drops the open POST of a cancelled request: its answer is no longer wanted. */
+  private drop(id: RequestId | undefined): void {
+    if (id === undefined) return;
+    const flight = this.byId.get(id);
+    if (!flight) return;
+    flight.dropped = true;
+    flight.req.destroy();
+  }
+
+  /**
+   * The error for a non-2xx answer: the status, and the upstream's JSON-RPC error message when it
+   * sent one. A 404 on a session we hold means it is gone: the transport closes.
+   */
+  private async failure(res: IncomingMessage, status: number, hadSession: boolean): Promise<Error> {
+    const detail = await this.body(res, 65_536).then(jsonRpcErrorMessage, () => undefined);
+    if (status === 404 && hadSession && this.session) {
+      this.sessionLost = true;
+      // After the caller has seen this request's error, so it reads "session lost", not "closed".
+      setImmediate(() => void this.close());
+      return new SessionLostError();
+    }
+    const reason =
+      status === 401 || status === 403 ? ': check the credentials configured for this upstream' : '';
+    const redirect =
+      status >= 300 && status < 400 ? ': redirects are not followed, configure the final URL' : '';
+    const said = detail ? ` (${detail})` : '';
+    return new UpstreamHttpError(
+      status,
+      `the upstream answered HTTP ${status} ${http.STATUS_CODES[status] ?? ''}`.trimEnd() +
+        said +
+        reason +
+        redirect,
+    );
+  }
+
+  /** Ends the session on the upstream (best effort, bounded): it need not wait for it to expire. */
+  private terminate(): Promise<void> {
+    const agent = this.agent;
+    const req = this.lib.request({
+      ...this.target,
+      method: 'DELETE',
+      headers: this.requestHeaders(),
+      agent,
+      timeout: this.options.closeTimeoutMs ?? 2000,
+    });
+    return new Promise((resolve, reject) => {
+      req.once('response', (res) => {
+        res.resume();
+        res.once('end', resolve);
+        res.once('close', resolve);
+      });
+      req.once('timeout', () => req.destroy(new Error('timeout')));
+      req.once('error', reject);
+      req.end();
+    });
+  }
+
+  /** Takes configured header values out of an error's text (defence in depth: none should be in it). */
+  private clean(error: unknown): Error {
+    const e = error instanceof Error ? error : new Error(String(error));
+    let text = e.message;
+    for (const secret of this.secrets) text = text.split(secret).join('[redacted]');
+    if (text !== e.message) {
+      e.message = text;
+      e.stack = `${e.name}: ${text}`;
+    }
+    return e;
+  }
+}
+
+function ignore(): void {}
+
+/** Header values worth hiding, whole and by part (`Bearer abc…` hides `abc…` too); short ones are settings. */
+function secretsIn(values: string[]): string[] {
+  const parts = values.flatMap((v) => [v, ...v.split(/\s+/)]);
+  return [...new Set(parts.filter((v) => v.length >= 6 && !/^(bearer|basic|digest)$/i.test(v)))].sort(
+    (a, b) => b.length - a.length,
+  );
+}
+
+function requestIdOf(message: JSONRPCMessage): RequestId | undefined {
+  const m = message as { id?: RequestId; method?: unknown };
+  return m.id !== undefined && typeof m.method === 'string' ? m.id : undefined;
+}
+
+function isInitialized(message: JSONRPCMessage): boolean {
+  return (message as { method?: unknown }).method === 'notifications/initialized';
+}
+
+function isCancellation(
+  message: JSONRPCMessage,
+): message is JSONRPCMessage & { params?: { requestId?: unknown } } {
+  return (message as { method?: unknown }).method === 'notifications/cancelled';
+}
+
+function isMessage(value: unknown): value is JSONRPCMessage {
+  return typeof value === 'object' && value !== null && (value as { jsonrpc?: unknown }).jsonrpc === '2.0';
+}
+
+function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: RequestId } {
+  return 'id' in message && ('result' in message || 'error' in message);
+}
+
+function mediaType(header: string | undefined): string {
+  if (!header) return '(none)';
+  const semi = header.indexOf(';');
+  return (semi === -1 ? header : header.slice(0, semi)).trim().toLowerCase();
+}
+
+/** The message of a JSON-RPC error body, shortened: the upstream's own words about what it refused. */
+function jsonRpcErrorMessage(text: string): string | undefined {
+  try {
+    const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
+    return typeof message === 'string' ? message.slice(0, 200) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function tooLarge(max: number): Error {
+  return new TooLargeError('an answer', max);
+}
+
+function cut(): Error {
+  return new Error('the upstream closed the connection before its answer was complete');
+}
+
+/**
+ * Hands one stream's messages to the SDK in order. The SDK runs a notification's handler a
+ * microtask after delivery but settles a response at once, so a progress notification and the
+ * result arriving in one chunk would reach the caller result first, and the progress would be
+ * dropped as belonging to no request. Each message after the first of a chunk therefore waits a
+ * turn of the event loop; the usual chunk of one message goes straight through.
+ */
+class Inbox {
+  private readonly queue: JSONRPCMessage[] = [];
+  private busy = false;
+  private done: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly deliver: (message: JSONRPCMessage) => void,
+    private readonly failed: (error: Error) => void,
+  ) {}
+
+  take(messages: JSONRPCMessage[]): void {
+    if (!this.busy && messages.length === 1) {
+      this.one(messages[0] as JSONRPCMessage);
+      return;
+    }
+    this.queue.push(...messages);
+    if (this.busy) return;
+    this.busy = true;
+    this.done = this.drain();
+  }
+
+  /** Settles once everything taken so far has been delivered. */
+  idle(): Promise<void> {
+    return this.done;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (let m = this.queue.shift(); m; m = this.queue.shift()) {
+        this.one(m);
+        if (this.queue.length) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private one(message: JSONRPCMessage): void {
+    try {
+      this.deliver(message);
+    } catch (error) {
+      this.failed(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+}
