@@ -9,7 +9,7 @@ import * as lifecycle from '../core/lifecycle.js';
 import type { ActionRequest, RequestStatus, Review, Vote } from '../core/request.js';
 import { checkVote, eligibleGroups, isSelfReview } from '../core/review.js';
 import type { Evaluation, Policy } from '../policy/types.js';
-import type { Decision, Mutation, RequestSnapshot, Store } from '../store/store.js';
+import type { Decision, Mutation, RequestSnapshot, Store, WriteOptions } from '../store/store.js';
 import { newId } from '../util/ids.js';
 import type { Notifier } from './notifier.js';
 
@@ -268,26 +268,31 @@ export class Service {
     id: string,
     actor: Actor,
     result: { outcome: 'succeeded' | 'failed'; detail: string; hash: string },
+    options?: WriteOptions,
   ): Promise<ActionRequest> {
-    const request = await this.change(id, ({ request }) => {
-      if (request.requester.id !== actor.id)
-        throw new CountersignError('CS_ERR_NOT_FOUND', `no request ${id}`);
-      const now = this.deps.clock.now();
-      const next = lifecycle.recordResult(
-        request,
-        result.hash,
-        { outcome: result.outcome, detail: result.detail },
-        now,
-      );
-      const event: AuditEvent = {
-        kind: next.status === 'executed' ? 'request.executed' : 'request.failed',
-        at: now,
-        requestId: id,
-        subject: actorSubject(actor),
-        details: { hash: result.hash, outcome: result.outcome, detail: result.detail },
-      };
-      return { mutation: { request: next, events: [event] }, value: next };
-    });
+    const request = await this.change(
+      id,
+      ({ request }) => {
+        if (request.requester.id !== actor.id)
+          throw new CountersignError('CS_ERR_NOT_FOUND', `no request ${id}`);
+        const now = this.deps.clock.now();
+        const next = lifecycle.recordResult(
+          request,
+          result.hash,
+          { outcome: result.outcome, detail: result.detail },
+          now,
+        );
+        const event: AuditEvent = {
+          kind: next.status === 'executed' ? 'request.executed' : 'request.failed',
+          at: now,
+          requestId: id,
+          subject: actorSubject(actor),
+          details: { hash: result.hash, outcome: result.outcome, detail: result.detail },
+        };
+        return { mutation: { request: next, events: [event] }, value: next };
+      },
+      options,
+    );
     void this.afterChange(id);
     return request;
   }
@@ -400,9 +405,13 @@ export class Service {
     return this.deps.store.eventsForRequest(id);
   }
 
-  private async change<T>(id: string, decide: (snap: RequestSnapshot) => Decision<T>): Promise<T> {
+  private async change<T>(
+    id: string,
+    decide: (snap: RequestSnapshot) => Decision<T>,
+    options?: WriteOptions,
+  ): Promise<T> {
     try {
-      return await this.deps.store.mutate(id, decide);
+      return await this.deps.store.mutate(id, decide, options);
     } finally {
       // Wake waiters whatever happened: a refused vote may still have expired the request.
       this.deps.notifier.publish(id);

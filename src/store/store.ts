@@ -58,6 +58,16 @@ export interface Credential {
  * same compliance suite (src/store/store.case.ts). Every state change is a compare-and-set on the
  * request's version, in one transaction with the audit events that record it.
  */
+export interface WriteOptions {
+  /**
+   * Resolve once committed, before the commit is flushed to stable storage; the next flush (of
+   * any write, or a timer within ~100 ms) covers it. Safe against a crash of the process (the
+   * operating system holds the write), not against losing power in that window. Only for writes
+   * nobody waits on to decide anything: the MCP gateway's record of a result it already returned.
+   */
+  deferDurability?: boolean;
+}
+
 export interface Store {
   readonly kind: string;
   migrate(): Promise<void>;
@@ -70,7 +80,7 @@ export interface Store {
    * Reads the snapshot, lets `decide` compute the change, and writes it only if the request is
    * still at the version that was read; on a lost race it reads again and asks `decide` again.
    */
-  mutate<T>(id: string, decide: (snap: RequestSnapshot) => Decision<T>): Promise<T>;
+  mutate<T>(id: string, decide: (snap: RequestSnapshot) => Decision<T>, options?: WriteOptions): Promise<T>;
   /** Ids of pending requests whose TTL has passed at `now`. */
   dueRequests(now: number, limit: number): Promise<string[]>;
   /** The earliest pending deadline, for the expiry timer. */

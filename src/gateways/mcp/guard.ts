@@ -238,8 +238,13 @@ export class Guard {
     result: { outcome: 'succeeded' | 'failed'; detail: string },
     hash: string,
   ): Promise<void> {
-    await this.o.service.recordResult(r.id, r.requester, { ...result, hash }).catch((error: unknown) => {
-      this.o.logger.warn({ err: describe(error), request: r.id }, 'could not record the MCP call result');
-    });
+    // Deferred durability: the agent already has the result, and a durable commit here would make
+    // the agent's next call wait for two disk flushes instead of one (decision 0009).
+    const deferred = { deferDurability: true };
+    await this.o.service
+      .recordResult(r.id, r.requester, { ...result, hash }, deferred)
+      .catch((error: unknown) => {
+        this.o.logger.warn({ err: describe(error), request: r.id }, 'could not record the MCP call result');
+      });
   }
 }

@@ -5,7 +5,15 @@ import { canonicalJson } from '../../core/action.js';
 import { CountersignError } from '../../core/errors.js';
 import type { AuditEvent, StoredEvent } from '../../core/event.js';
 import type { ActionRequest, Review } from '../../core/request.js';
-import type { Credential, CredentialKind, Decision, RequestQuery, RequestSnapshot, Store } from '../store.js';
+import type {
+  Credential,
+  CredentialKind,
+  Decision,
+  RequestQuery,
+  RequestSnapshot,
+  Store,
+  WriteOptions,
+} from '../store.js';
 import { SqliteAuditLog } from './audit.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrations } from './schema.js';
@@ -196,7 +204,7 @@ export class SqliteStore implements Store {
     return rows.map((r) => JSON.parse(r.body) as ActionRequest);
   }
 
-  mutate<T>(id: string, decide: (snap: RequestSnapshot) => Decision<T>): Promise<T> {
+  mutate<T>(id: string, decide: (snap: RequestSnapshot) => Decision<T>, options?: WriteOptions): Promise<T> {
     // Read, decide and write run inside one write transaction: nothing can change the row between them.
     return this.writes
       .run(() => {
@@ -215,7 +223,7 @@ export class SqliteStore implements Store {
           this.appendSync(events);
         }
         return d;
-      })
+      }, options)
       .then((d) => {
         if (d.error) throw d.error;
         return d.value as T;

@@ -1,10 +1,21 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { describe, expect, it, vi } from 'vitest';
+import type { AuditEvent } from '../../core/event.js';
 import { runStoreContract } from '../store.case.js';
 import { SqliteStore } from './index.js';
 import { migrations } from './schema.js';
+import { WriteQueue } from './write-queue.js';
+
+const ev = (kind: AuditEvent['kind']): AuditEvent => ({
+  kind,
+  at: Date.UTC(2026, 0, 1),
+  requestId: 'd1',
+  subject: { type: 'operator', id: 'test' },
+  details: {},
+});
 
 const files = new WeakMap<SqliteStore, string>();
 function fresh(): SqliteStore {
@@ -36,6 +47,66 @@ describe('sqlite specifics', () => {
     await expect(s.createRequest(req, [])).rejects.toMatchObject({ code: 'CS_ERR_UNAVAILABLE' });
     s.writes.hooks.length = 0;
     expect(await s.getRequest(req.id)).toBeUndefined();
+    await s.close();
+  });
+
+  it('answers a deferred write once committed, and flushes it with the next durable write or on its own', async () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE t (v INTEGER)');
+    let flushes = 0;
+    let release: () => void = () => {};
+    const q = new WriteQueue(db, () => {
+      flushes++;
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    });
+    const insert = (v: number) => () => db.prepare('INSERT INTO t (v) VALUES (?)').run(v);
+    // Resolves although the flush it would need is held back: it does not wait for the disk.
+    await q.run(insert(1), { deferDurability: true });
+    expect(flushes).toBe(0);
+    // A durable write flushes once, covering the deferred one, and waits for that flush.
+    let durable = false;
+    const written = q.run(insert(2)).then(() => {
+      durable = true;
+    });
+    await vi.waitFor(() => expect(flushes).toBe(1));
+    expect(durable).toBe(false);
+    release();
+    await written;
+    // Alone, a deferred write is flushed without any other write coming along.
+    await q.run(insert(3), { deferDurability: true });
+    expect(flushes).toBe(1);
+    await vi.waitFor(() => expect(flushes).toBe(2));
+    release();
+    expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 3 });
+  });
+
+  it('offers a deferred write for signing only once a flush covers it', async () => {
+    const s = fresh();
+    const { pendingRequest } = await import('../../../test/support/fixtures.js');
+    const req = pendingRequest({ anyOf: [{ groups: ['sre'], count: 1 }], denyThreshold: 1 }, { id: 'd1' });
+    await s.createRequest(req, [ev('request.submitted')]);
+    const before = (await s.audit.treeHead()).size;
+    let sync!: () => void;
+    const held = new Promise<void>((resolve) => {
+      sync = resolve;
+    });
+    // Hold the flush back: the deferred write is committed (and readable) but not yet durable.
+    const wal = (s as unknown as { wal: { sync(): Promise<void> } }).wal;
+    const real = wal.sync.bind(wal);
+    wal.sync = () => held.then(real);
+    await s.mutate(
+      'd1',
+      () => ({ mutation: { request: req, events: [ev('request.cancelled')] }, value: 1 }),
+      {
+        deferDurability: true,
+      },
+    );
+    expect((await s.eventsForRequest('d1')).length).toBe(2);
+    expect((await s.audit.treeHead()).size).toBe(before);
+    sync();
+    await vi.waitFor(async () => expect((await s.audit.treeHead()).size).toBe(before + 1));
     await s.close();
   });
 

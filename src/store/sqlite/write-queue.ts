@@ -17,7 +17,11 @@ interface Op {
   fn: () => unknown;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  deferred: boolean;
 }
+
+/** How long a committed write with deferred durability may wait for a flush that covers it. */
+const deferredFlushMs = 100;
 
 /** Runs inside every batch's transaction after its writes, e.g. to extend the audit tree. */
 export type BatchHook = (db: Database.Database) => void;
@@ -46,9 +50,13 @@ export class WriteQueue {
     private readonly maxBatch = 1000,
   ) {}
 
-  run<T>(fn: () => T): Promise<T> {
+  /** Committed writes not yet covered by a flush, and the timer that will flush them. */
+  private unflushed: NodeJS.Timeout | null = null;
+
+  run<T>(fn: () => T, options?: { deferDurability?: boolean }): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      const deferred = options?.deferDurability === true;
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, deferred });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -78,16 +86,34 @@ export class WriteQueue {
         return;
       }
     }
-    this.sync().then(
-      () => {
-        batch.forEach((op, i) => {
-          const o = outcomes[i] as { ok: boolean; value: unknown };
-          if (o.ok) op.resolve(o.value);
-          else op.reject(o.value);
-        });
-      },
-      (error: unknown) => this.fail(batch, error),
-    );
+    const settle = () =>
+      batch.forEach((op, i) => {
+        const o = outcomes[i] as { ok: boolean; value: unknown };
+        if (o.ok) op.resolve(o.value);
+        else op.reject(o.value);
+      });
+    // Only deferred writes: answer now, flush with the next batch that needs it or on a timer.
+    // Starting a flush here would make the next durable write wait behind it.
+    if (batch.every((op) => op.deferred)) {
+      settle();
+      this.unflushed ??= setTimeout(() => this.flushDeferred(), deferredFlushMs);
+      return;
+    }
+    this.clearDeferred();
+    this.sync().then(settle, (error: unknown) => this.fail(batch, error));
+  }
+
+  private flushDeferred(): void {
+    this.unflushed = null;
+    // Nobody waits on these writes any more; a failed flush is reported by the next durable one.
+    this.sync().catch(() => {});
+  }
+
+  /** A durable batch's flush covers every deferred write committed before it. */
+  private clearDeferred(): void {
+    if (!this.unflushed) return;
+    clearTimeout(this.unflushed);
+    this.unflushed = null;
   }
 
   /**
