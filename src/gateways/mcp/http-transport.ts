@@ -148,7 +148,8 @@ const sseEvent = (message: JSONRPCMessage) => `event: message\ndata: ${JSON.stri
  * The server side of MCP Streamable HTTP for one agent session, written straight onto Node's
  * request and response objects. It replaces the SDK's StreamableHTTPServerTransport, which
  * converts every exchange to web-standard Request/Response objects and answers every call as an
- * event stream; that conversion was most of the gateway's own cost per call (decision 0009).
+ * event stream; a CPU profile put that conversion among the gateway's largest costs per call
+ * (decision 0009).
  * The SDK's Server still does the protocol; this class only moves messages.
  *
  * Not resumable: a client that loses an event stream re-sends its request, as the spec allows.

@@ -141,12 +141,19 @@ export function mcpHttpPlugin(options: McpHttpOptions) {
           void session.transport.close();
         }
       } catch (error) {
-        if (!(error instanceof ExchangeError) || res.headersSent) throw error;
+        // The reply is hijacked: Fastify's error handler can no longer answer, so answer here.
+        if (!(error instanceof ExchangeError)) request.log.error({ err: error }, 'MCP exchange failed');
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        const e =
+          error instanceof ExchangeError
+            ? error
+            : new ExchangeError(500, -32603, `Internal error; correlation id ${request.id}.`);
         res
-          .writeHead(error.status, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: error.code, message: error.message } }),
-          );
+          .writeHead(e.status, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: e.code, message: e.message } }));
       }
     };
 
