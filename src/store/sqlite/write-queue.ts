@@ -35,7 +35,9 @@ export type Syncer = () => Promise<void>;
  * its own savepoint, so a refused write does not undo its neighbours.
  * After the commit, `sync` makes the batch durable off the event loop (see SqliteStore), and only
  * then do the batch's promises resolve: nobody is told "stored" before it is on disk. If the
- * commit or the sync fails, every write in the batch fails (closed).
+ * commit or the sync fails, every write in the batch fails (closed). The one exception is a write
+ * that asks for deferred durability (`deferDurability`, nobody decides anything on it): it resolves
+ * once committed and is covered by the next flush.
  */
 export class WriteQueue {
   private queue: Op[] = [];
@@ -105,7 +107,8 @@ export class WriteQueue {
 
   private flushDeferred(): void {
     this.unflushed = null;
-    // Nobody waits on these writes any more; a failed flush is reported by the next durable one.
+    // Nobody waits on these writes any more. A failed flush is not reported here: the next
+    // durable write's flush covers the same WAL and fails its own batch if the disk still fails.
     this.sync().catch(() => {});
   }
 
