@@ -82,13 +82,6 @@ function countLines(c: Buffer): number {
   return n;
 }
 
-/** Rotation entries in a stream of line chunks. */
-export async function findRotations(chunks: AsyncIterable<Buffer>): Promise<Rotation[]> {
-  const scanner = new RotationScanner();
-  for await (const c of chunks) scanner.scan(c);
-  return scanner.found;
-}
-
 function parseRotation(bytes: Buffer, index: number): Rotation | undefined {
   try {
     const e = JSON.parse(bytes.toString('utf8')) as AuditEvent;

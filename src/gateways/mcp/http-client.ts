@@ -2,6 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { hideable, redact, withParts } from './secrets.js';
 import { SseParser, TooLargeError } from './sse.js';
 
 export interface HttpClientTransportOptions {
@@ -108,7 +109,7 @@ export class HttpClientTransport implements Transport {
     };
     this.headers = {};
     for (const [k, v] of Object.entries(options.headers ?? {})) this.headers[k.toLowerCase()] = v;
-    this.secrets = secretsIn(Object.values(this.headers));
+    this.secrets = hideable(withParts(Object.values(this.headers)));
     this.maxBytes = options.maxMessageBytes ?? defaultMaxBytes;
   }
 
@@ -505,8 +506,7 @@ export class HttpClientTransport implements Transport {
   /** Takes configured header values out of an error's text (defence in depth: none should be in it). */
   private clean(error: unknown): Error {
     const e = error instanceof Error ? error : new Error(String(error));
-    let text = e.message;
-    for (const secret of this.secrets) text = text.split(secret).join('[redacted]');
+    const text = redact(e.message, this.secrets);
     if (text !== e.message) {
       e.message = text;
       e.stack = `${e.name}: ${text}`;
@@ -516,14 +516,6 @@ export class HttpClientTransport implements Transport {
 }
 
 function ignore(): void {}
-
-/** Header values worth hiding, whole and by part (`Bearer abc…` hides `abc…` too); short ones are settings. */
-function secretsIn(values: string[]): string[] {
-  const parts = values.flatMap((v) => [v, ...v.split(/\s+/)]);
-  return [...new Set(parts.filter((v) => v.length >= 6 && !/^(bearer|basic|digest)$/i.test(v)))].sort(
-    (a, b) => b.length - a.length,
-  );
-}
 
 function requestIdOf(message: JSONRPCMessage): RequestId | undefined {
   const m = message as { id?: RequestId; method?: unknown };

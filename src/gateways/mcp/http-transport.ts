@@ -85,15 +85,13 @@ class Exchange {
     res.once('close', () => this.stopKeepAlive());
   }
 
-  /** True once every request of the exchange is answered and the HTTP response ended. */
-  deliver(message: JSONRPCMessage): boolean {
+  /** Ends the HTTP response once every request of the exchange is answered. */
+  deliver(message: JSONRPCMessage): void {
     if (isResponse(message)) this.waiting.delete(message.id);
     if (this.streaming) this.event(message);
     else if (isResponse(message)) this.answers.push(message);
     else this.startStream(message);
-    if (this.waiting.size > 0) return false;
-    this.finish();
-    return true;
+    if (this.waiting.size === 0) this.finish();
   }
 
   close(): void {
@@ -183,7 +181,7 @@ export class NodeStreamableTransport implements Transport {
         throw new ExchangeError(
           400,
           -32600,
-          'Invalid Request: a request id is already in use in this session',
+          'Invalid Request: a request id is already in use in this session; give each pending request its own id',
         );
       const exchange = new Exchange(res, ids, () => this.headers(), batch);
       for (const id of ids) this.exchanges.set(id, exchange);

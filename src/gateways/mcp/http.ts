@@ -99,7 +99,10 @@ export function mcpHttpPlugin(options: McpHttpOptions) {
       };
       const sessionId = header('mcp-session-id');
       const messages = request.method === 'POST' ? parseMessages(request.body) : [];
-      const initialize = messages.find((m) => isInitializeRequest(m));
+      // The schema check only for a message that names the method: it runs on every POST.
+      const initialize = messages.find(
+        (m) => 'method' in m && m.method === 'initialize' && isInitializeRequest(m),
+      );
       let session: Session | undefined;
       if (sessionId !== undefined) {
         session = sessions.get(sessionId);

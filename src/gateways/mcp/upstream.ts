@@ -11,6 +11,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from '../../config/mcp.js';
 import { HttpClientTransport } from './http-client.js';
+import { hideable, redact, withParts } from './secrets.js';
 
 export interface UpstreamLogger {
   info(obj: object, msg: string): void;
@@ -58,9 +59,7 @@ export class Upstream {
    * to an agent: defence in depth for error messages that quote a header, an env value or the URL.
    */
   redact(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) out = out.split(secret).join('[redacted]');
-    return out;
+    return redact(text, this.secrets);
   }
 
   get name(): string {
@@ -210,15 +209,10 @@ export function unavailable(name: string, why: string): McpError {
 
 /** Values worth hiding: env and header values, and the userinfo and query of an upstream URL. */
 function secretsOf(config: UpstreamConfig): string[] {
-  // A header like `Bearer abc…` is hidden whole and by its credential part alone.
-  const headerValues = (h: Record<string, string>) => Object.values(h).flatMap((v) => [v, ...v.split(/\s+/)]);
-  const values =
+  return hideable(
     config.kind === 'stdio'
       ? Object.values(config.env)
-      : [...headerValues(config.headers), ...urlSecrets(config.url)];
-  // Very short values ("1", "true") are settings, not secrets, and would garble every message.
-  return [...new Set(values.filter((v) => v.length >= 6 && !/^(bearer|basic|digest)$/i.test(v)))].sort(
-    (a, b) => b.length - a.length,
+      : [...withParts(Object.values(config.headers)), ...urlSecrets(config.url)],
   );
 }
 

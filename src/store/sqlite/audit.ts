@@ -57,7 +57,7 @@ export class SqliteAuditLog implements AuditLogStore {
       size: db.prepare<[], { size: number }>('SELECT size FROM audit_tree WHERE id = 1'),
       setSize: db.prepare<[number]>('UPDATE audit_tree SET size = ? WHERE id = 1'),
       lastIdx: db.prepare<[], { idx: number | null }>('SELECT MAX(idx) AS idx FROM events'),
-      newEvents: db.prepare<[number, number], { idx: number; entry: string }>(
+      entriesFrom: db.prepare<[number, number], { idx: number; entry: string }>(
         'SELECT idx, entry FROM events WHERE idx >= ? ORDER BY idx LIMIT ?',
       ),
       tile: db.prepare<[number, number], { data: Buffer }>(
@@ -65,9 +65,6 @@ export class SqliteAuditLog implements AuditLogStore {
       ),
       putTile: db.prepare<[number, number, number, Buffer]>(
         'INSERT INTO audit_tiles (level, idx, width, data) VALUES (?, ?, ?, ?) ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, data = excluded.data',
-      ),
-      entries: db.prepare<[number, number], { idx: number; entry: string }>(
-        'SELECT idx, entry FROM events WHERE idx >= ? ORDER BY idx LIMIT ?',
       ),
       latest: db.prepare<[], CheckpointRow>(
         'SELECT seq, size, at, note FROM audit_checkpoints ORDER BY seq DESC LIMIT 1',
@@ -150,7 +147,7 @@ export class SqliteAuditLog implements AuditLogStore {
     }
     // Paged, so catching up with a large log written before the tree existed stays in bounds.
     for (;;) {
-      const rows = this.stmt.newEvents.all(size, 10_000);
+      const rows = this.stmt.entriesFrom.all(size, 10_000);
       if (rows.length === 0) return;
       rows.forEach((r, i) => {
         if (r.idx !== size + i)
@@ -196,7 +193,7 @@ export class SqliteAuditLog implements AuditLogStore {
   }
 
   async readEntries(from: number, limit: number): Promise<{ index: number; entry: string }[]> {
-    return this.stmt.entries.all(from, limit).map((r) => ({ index: r.idx, entry: r.entry }));
+    return this.stmt.entriesFrom.all(from, limit).map((r) => ({ index: r.idx, entry: r.entry }));
   }
 
   async saveCheckpoint(seq: number, size: number, at: number, note: string): Promise<boolean> {
