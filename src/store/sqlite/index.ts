@@ -298,11 +298,7 @@ class WalSync {
   private syncing = false;
   private waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
-  constructor(
-    private readonly db: Database.Database,
-    path: string,
-    mode: 'fsync' | 'os',
-  ) {
+  constructor(db: Database.Database, path: string, mode: 'fsync' | 'os') {
     if (path === ':memory:') return;
     db.pragma('synchronous = OFF');
     db.pragma('wal_autocheckpoint = 0');
