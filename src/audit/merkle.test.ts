@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -201,6 +202,37 @@ describe('proofs on random trees', () => {
         if (size1 < n) expect(verifyConsistency(size1, n, cons, leafHash('x'), root)).toBe(false);
       }),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe('leafHash', () => {
+  const reference = (bytes: Uint8Array) =>
+    createHash('sha256')
+      .update(Buffer.from([0]))
+      .update(bytes)
+      .digest();
+
+  it('is SHA-256(0x00 || UTF-8 bytes) for any string, including ones past the scratch buffer', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ unit: 'binary' }), fc.string({ minLength: 65_530, maxLength: 70_000 })),
+        (s) => {
+          expect(leafHash(s).equals(reference(Buffer.from(s, 'utf8')))).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives the same hash for bytes as for the string they encode, and keeps no state between calls', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary' }), { minLength: 2, maxLength: 5 }), (ss) => {
+        const hashes = ss.map((s) => leafHash(Buffer.from(s, 'utf8')));
+        ss.forEach((s, i) => {
+          expect(leafHash(s).equals(hashes[i]!)).toBe(true);
+        });
+      }),
     );
   });
 });

@@ -24,12 +24,17 @@ function sha256(data: Uint8Array): Buffer {
 
 export const emptyRoot: Buffer = sha256(new Uint8Array(0));
 
+// A reused scratch buffer for the 0x00 prefix and the entry: one copy, no allocation per leaf.
+// An entry larger than it (rare) gets a buffer of its own, so one big entry pins no memory.
+const leafBuf = Buffer.allocUnsafe(64 * 1024);
+
 export function leafHash(entry: Uint8Array | string): Buffer {
-  const bytes = typeof entry === 'string' ? Buffer.from(entry, 'utf8') : entry;
-  const buf = Buffer.allocUnsafe(bytes.length + 1);
+  const size = 1 + (typeof entry === 'string' ? Buffer.byteLength(entry, 'utf8') : entry.length);
+  const buf = size <= leafBuf.length ? leafBuf : Buffer.allocUnsafe(size);
   buf[0] = LEAF_PREFIX;
-  buf.set(bytes, 1);
-  return sha256(buf);
+  if (typeof entry === 'string') buf.write(entry, 1, 'utf8');
+  else buf.set(entry, 1);
+  return sha256(buf.subarray(0, size));
 }
 
 // One reused buffer: node hashing is the hot path of appends and verification.

@@ -89,10 +89,17 @@ describe('SQLite audit tree', () => {
 
   it('hashes exactly the committed entries when a refused write had appended events of its own', async () => {
     // The refused write's events are hashed as they are inserted, then rolled back by its
-    // savepoint; the next write reuses their indexes. Refused in the middle and at the end of a batch.
-    for (const refusedAt of [1, 2]) {
+    // savepoint; the next write reuses their indexes. Refused in the middle and at the end of a batch,
+    // in an empty log (explicit first index) and in one with entries on disk (SQLite assigns it).
+    for (const [refusedAt, primed] of [
+      [1, false],
+      [2, false],
+      [1, true],
+      [2, true],
+    ] as const) {
       const dir = await tempDir();
       const store = new SqliteStore({ path: join(dir, 'db.sqlite') });
+      if (primed) await store.appendEvents([event(7)]);
       const append = (e: AuditEvent[]) =>
         (store as unknown as { appendSync(e: AuditEvent[]): void }).appendSync(e);
       const writes = [0, 1, 2].map((i) =>
@@ -108,10 +115,14 @@ describe('SQLite audit tree', () => {
       );
       const head = await store.audit.treeHead();
       const entries = await store.audit.readEntries(0, 10);
-      expect(entries.map((e) => JSON.parse(e.entry).details.n)).toEqual(refusedAt === 1 ? [0, 20] : [0, 10]);
+      expect(entries.map((e) => e.index)).toEqual(primed ? [0, 1, 2] : [0, 1]);
+      expect(entries.map((e) => JSON.parse(e.entry).details.n)).toEqual([
+        ...(primed ? [7] : []),
+        ...(refusedAt === 1 ? [0, 20] : [0, 10]),
+      ]);
       const c = new CompactRange();
       for (const e of entries) c.append(leafHash(e.entry));
-      expect(head).toEqual({ size: 2, root: c.root() });
+      expect(head).toEqual({ size: entries.length, root: c.root() });
       await store.close();
     }
   });

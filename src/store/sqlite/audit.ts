@@ -91,6 +91,14 @@ export class SqliteAuditLog implements AuditLogStore {
     return this.edge.size;
   }
 
+  /**
+   * True once an entry is known to be on disk. Entries are never deleted, so from then on the
+   * events table is never empty again (a flag set before the commit could be undone by it).
+   */
+  hasDurableEntries(): boolean {
+    return this.durable > 0;
+  }
+
   markDurable(size: number): void {
     this.durable = Math.max(this.durable, size);
   }

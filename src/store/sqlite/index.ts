@@ -81,9 +81,12 @@ export class SqliteStore implements Store {
         'SELECT body FROM reviews WHERE request_id = ? ORDER BY at, rowid',
       ),
       insertReview: db.prepare('INSERT INTO reviews (request_id, reviewer_id, at, body) VALUES (?, ?, ?, ?)'),
-      insertEvent: db.prepare(
+      // Indexes are MAX(idx)+1. SQLite assigns exactly that to a NULL rowid once the table has a
+      // row; only the very first event needs the explicit form, since an empty table starts at 1.
+      insertFirstEvent: db.prepare(
         'INSERT INTO events (idx, request_id, kind, at, entry) VALUES ((SELECT COALESCE(MAX(idx), -1) + 1 FROM events), ?, ?, ?, ?)',
       ),
+      insertEvent: db.prepare('INSERT INTO events (request_id, kind, at, entry) VALUES (?, ?, ?, ?)'),
       eventsFor: db.prepare<[string], EventRow>(
         'SELECT idx, entry FROM events WHERE request_id = ? ORDER BY idx',
       ),
@@ -147,7 +150,8 @@ export class SqliteStore implements Store {
   private appendSync(events: AuditEvent[]): void {
     for (const e of events) {
       const entry = canonicalJson(e);
-      const { lastInsertRowid } = this.stmt.insertEvent.run(e.requestId, e.kind, e.at, entry);
+      const insert = this.audit.hasDurableEntries() ? this.stmt.insertEvent : this.stmt.insertFirstEvent;
+      const { lastInsertRowid } = insert.run(e.requestId, e.kind, e.at, entry);
       this.audit.pending(Number(lastInsertRowid), entry);
     }
   }
