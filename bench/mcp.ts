@@ -2,7 +2,7 @@
 // calls made directly to the same upstream process, in the same run. Prints a table with the ratio.
 //
 // The upstream is the test fixture McpServer over Streamable HTTP in its own process; the gateway
-// runs in its own process too (bench/mcp-gateway.ts) with a real SQLite store, so every call is a
+// runs in its own process too (bench/mcp-gateway.mjs, over the compiled dist/) with a real SQLite store, so every call is a
 // durable submit plus a recorded result. A second gateway keeps its store on tmpfs (when
 // /dev/shm exists) to show how much of the added latency is the disk's fsync.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -97,7 +97,7 @@ try {
   if (existsSync('/dev/shm')) bases.push(['gateway, store on tmpfs', ['/dev/shm']]);
   for (const [name, extra] of bases) {
     const line = await start(
-      ['--import', 'tsx', 'bench/mcp-gateway.ts', upstreamUrl, 'test/mcp/policy.yaml', ...extra],
+      ['bench/mcp-gateway.mjs', upstreamUrl, 'test/mcp/policy.yaml', ...extra],
       children,
     );
     const { url, token } = JSON.parse(line) as { url: string; token: string };

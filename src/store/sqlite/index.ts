@@ -32,6 +32,18 @@ export interface SqliteOptions {
 /** How often the checkpointer thread moves WAL frames into the database file. */
 const checkpointIntervalMs = 200;
 
+/** Credentials kept in memory at most; past it the cache starts over. */
+const maxCachedCredentials = 10_000;
+
+/** Cached values are shared between callers, so none of them may change one. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 interface EventRow {
   idx: number;
   entry: string;
@@ -108,6 +120,7 @@ export class SqliteStore implements Store {
       listCredentials: db.prepare<[string], { body: string; revoked_at: number | null }>(
         'SELECT body, revoked_at FROM credentials WHERE kind = ? ORDER BY created_at',
       ),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       revokeCredential: db.prepare(
         'UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
       ),
@@ -259,19 +272,40 @@ export class SqliteStore implements Store {
   }
 
   createCredential(c: Credential, events: AuditEvent[]): Promise<void> {
-    return this.writes.run(() => {
+    const write = this.writes.run(() => {
       this.stmt.insertCredential.run({ ...c, body: JSON.stringify(c) });
       this.appendSync(events);
     });
+    return write.finally(() => this.credentials.clear());
   }
 
   private credential(row: { body: string; revoked_at: number | null }): Credential {
     return { ...(JSON.parse(row.body) as Credential), revokedAt: row.revoked_at };
   }
 
+  /**
+   * Credentials as read, looked up on every authenticated request. SQLite's data_version changes
+   * whenever another connection commits (the CLI revoking a key from another process), which
+   * empties the cache; this connection's own credential writes empty it once committed. Misses are
+   * not cached, and the size is bounded, so unknown ids cannot grow it.
+   */
+  private readonly credentials = new Map<string, Readonly<Credential>>();
+  private credentialsVersion = -1;
+
   async findCredential(id: string): Promise<Credential | undefined> {
+    const version = this.stmt.dataVersion.get() as number;
+    if (version !== this.credentialsVersion) {
+      this.credentials.clear();
+      this.credentialsVersion = version;
+    }
+    const cached = this.credentials.get(id);
+    if (cached) return cached;
     const row = this.stmt.getCredential.get(id);
-    return row ? this.credential(row) : undefined;
+    if (!row) return undefined;
+    const credential = deepFreeze(this.credential(row));
+    if (this.credentials.size >= maxCachedCredentials) this.credentials.clear();
+    this.credentials.set(id, credential);
+    return credential;
   }
 
   async listCredentials(kind: CredentialKind): Promise<Credential[]> {
@@ -279,11 +313,13 @@ export class SqliteStore implements Store {
   }
 
   revokeCredential(id: string, at: number, events: AuditEvent[]): Promise<boolean> {
-    return this.writes.run(() => {
+    // Cleared once the revocation is committed: a lookup before that reads the key as it still is.
+    const write = this.writes.run(() => {
       const changed = this.stmt.revokeCredential.run(at, id).changes === 1;
       if (changed) this.appendSync(events);
       return changed;
     });
+    return write.finally(() => this.credentials.clear());
   }
 }
 

@@ -127,6 +127,43 @@ describe('sqlite specifics', () => {
     await s.close();
   });
 
+  it('sees a credential revoked by another process at once, though it caches credentials', async () => {
+    const s = fresh();
+    const credential = {
+      id: 'csk_cached',
+      kind: 'agent_key' as const,
+      name: 'bot',
+      owner: 'dana@example.com',
+      secretHash: 'h'.repeat(64),
+      createdAt: 1,
+      expiresAt: null,
+      revokedAt: null,
+      allowedTypes: ['db.*'],
+      labels: {},
+    };
+    await s.createCredential(credential, [ev('actor.created')]);
+    const first = await s.findCredential('csk_cached');
+    expect(first?.revokedAt).toBeNull();
+    // A cached credential is shared: nobody may change it for the next caller.
+    expect(() => {
+      (first as { revokedAt: number | null }).revokedAt = 5;
+    }).toThrow(TypeError);
+    expect(() => first?.allowedTypes?.push('*')).toThrow(TypeError);
+
+    // Another connection to the same file, as the CLI is: the revocation never passes through s.
+    const cli = new Database(files.get(s) as string);
+    cli.prepare('UPDATE credentials SET revoked_at = 7 WHERE id = ?').run('csk_cached');
+    cli.close();
+    expect((await s.findCredential('csk_cached'))?.revokedAt).toBe(7);
+
+    // And its own revocation, once committed.
+    await s.createCredential({ ...credential, id: 'csk_two' }, [ev('actor.created')]);
+    expect((await s.findCredential('csk_two'))?.revokedAt).toBeNull();
+    await s.revokeCredential('csk_two', 9, [ev('actor.revoked')]);
+    expect((await s.findCredential('csk_two'))?.revokedAt).toBe(9);
+    await s.close();
+  });
+
   it('records migrations by name and does not run them twice', async () => {
     const s = fresh();
     const path = files.get(s) as string;

@@ -1,12 +1,14 @@
 // Child process for bench/mcp.ts: a complete gateway (SQLite store, policy, audit trail) fronting
 // one upstream URL, so the gateway does not share an event loop with the benchmark's clients.
+// Plain JavaScript over the compiled dist/ (npm run build), the code `npm start` runs, so the
+// figures carry no cost of a TypeScript loader.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../src/config/load.js';
-import { createGateway } from '../src/server/gateway.js';
+import { loadConfig } from '../dist/config/load.js';
+import { createGateway } from '../dist/server/gateway.js';
 
-const [upstreamUrl, policyFile, base] = process.argv.slice(2) as [string, string, string | undefined];
+const [upstreamUrl, policyFile, base] = process.argv.slice(2);
 // `base` puts the SQLite store elsewhere, e.g. on tmpfs to separate fsync cost from gateway CPU.
 const dir = mkdtempSync(join(base ?? tmpdir(), 'cs-bench-mcp-'));
 const file = join(dir, 'countersign.yaml');
