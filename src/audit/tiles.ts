@@ -85,11 +85,18 @@ export function appendLeaves(edge: TreeEdge, leaves: readonly Buffer[]): { edge:
   for (const level of [...dirty].sort((a, b) => a - b)) {
     const row = rows[level]!;
     if (row.length === 0) continue;
+    // Joined on first read: a store that keeps a partial tile another way (SQLite keeps level 0
+    // as leaf rows) need not copy up to 8 KiB per batch. `row` is never mutated afterwards: the
+    // next append copies the edge's rows.
+    let data: Buffer | undefined;
     tiles.push({
       level,
       index: Math.floor(size / (TILE_WIDTH * span(level))),
       width: row.length,
-      data: join(row),
+      get data() {
+        data ??= join(row);
+        return data;
+      },
     });
   }
   while (rows.length > 0 && rows[rows.length - 1]!.length === 0) rows.pop();

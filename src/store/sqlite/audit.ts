@@ -5,6 +5,7 @@ import {
   appendLeaves,
   edgeRoot,
   loadEdgeSync,
+  splitHashes,
   TILE_WIDTH,
   type Tile,
   type TileId,
@@ -31,6 +32,14 @@ export const auditMigration = `
   INSERT INTO audit_tree (id, size) VALUES (1, 0);
 `;
 
+/**
+ * The incomplete level-0 tile, one row per leaf: a batch of one event writes one small row
+ * instead of rewriting a blob of up to 255 hashes (8 KiB) in every commit.
+ */
+export const auditLeavesMigration = `
+  CREATE TABLE audit_leaves (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+`;
+
 interface CheckpointRow {
   seq: number;
   size: number;
@@ -44,6 +53,11 @@ interface CheckpointRow {
  * new tree size in that same transaction, so an event and its leaf are durable together or not
  * at all. The in-memory edge is checked against the committed size each time, so a batch that
  * rolled back (or a write by another process) never leaves it ahead of the database.
+ *
+ * Storage: `audit_tiles` holds every full tile and the partial tiles at levels 1 and up (they
+ * change once per 256 leaves). The incomplete level-0 tile is kept in `audit_leaves`, one row per
+ * leaf, and is replaced by its full tile in the batch that completes it. Readers assemble it from
+ * those rows, so they see the same bytes as a stored partial tile.
  */
 export class SqliteAuditLog implements AuditLogStore {
   private edge: TreeEdge;
@@ -66,6 +80,16 @@ export class SqliteAuditLog implements AuditLogStore {
       putTile: db.prepare<[number, number, number, Buffer]>(
         'INSERT INTO audit_tiles (level, idx, width, data) VALUES (?, ?, ?, ?) ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, data = excluded.data',
       ),
+      dropTile: db.prepare<[number]>('DELETE FROM audit_tiles WHERE level = 0 AND idx = ?'),
+      lastLevel0: db.prepare<[], { idx: number; width: number; data: Buffer }>(
+        'SELECT idx, width, data FROM audit_tiles WHERE level = 0 ORDER BY idx DESC LIMIT 1',
+      ),
+      // Plain INSERT: a leaf already stored at that index means the tables disagree; fail closed.
+      putLeaf: db.prepare<[number, Buffer]>('INSERT INTO audit_leaves (idx, hash) VALUES (?, ?)'),
+      leaves: db.prepare<[number, number], { idx: number; hash: Buffer }>(
+        'SELECT idx, hash FROM audit_leaves WHERE idx >= ? AND idx < ? ORDER BY idx',
+      ),
+      dropLeaves: db.prepare<[number, number]>('DELETE FROM audit_leaves WHERE idx >= ? AND idx < ?'),
       latest: db.prepare<[], CheckpointRow>(
         'SELECT seq, size, at, note FROM audit_checkpoints ORDER BY seq DESC LIMIT 1',
       ),
@@ -82,8 +106,56 @@ export class SqliteAuditLog implements AuditLogStore {
       ),
       updateNote: db.prepare<[string, number]>('UPDATE audit_checkpoints SET note = ? WHERE seq = ?'),
     };
+    // Both reads in one snapshot: another process may complete the tile between two statements.
+    this.openTile = db.transaction(
+      (index: number) => this.stmt.tile.get(0, index)?.data ?? this.leafTile(index),
+    );
+    this.upgradeLeaves(db);
     this.edge = this.loadEdge(this.committedSize());
     this.durable = this.edge.size;
+  }
+
+  /**
+   * Databases written before `audit_leaves` existed keep the incomplete level-0 tile as a partial
+   * row (always the last level-0 tile): move its hashes to leaf rows once, before the edge is
+   * loaded. A row shorter than its width is left alone, so readers report it short as before.
+   */
+  private upgradeLeaves(db: Database.Database): void {
+    const partial = () => {
+      const t = this.stmt.lastLevel0.get();
+      return t && t.width < TILE_WIDTH && t.data.length >= t.width * HASH_SIZE ? t : undefined;
+    };
+    if (!partial()) return;
+    db.transaction(() => {
+      const t = partial();
+      if (!t) return;
+      const hashes = splitHashes(t.data, t.width);
+      for (let i = 0; i < hashes.length; i++) this.stmt.putLeaf.run(t.idx * TILE_WIDTH + i, hashes[i]!);
+      this.stmt.dropTile.run(t.idx);
+    }).immediate();
+  }
+
+  /** Reads the level-0 tile `index` (not yet full) from its leaf rows, in one snapshot. */
+  private readonly openTile: (index: number) => Buffer | undefined;
+
+  /**
+   * The leaf rows of level-0 tile `index`, concatenated up to the first gap or malformed row: a
+   * caller needing more hashes than that finds the tile short, never a hash shifted into place.
+   */
+  private leafTile(index: number): Buffer | undefined {
+    const start = index * TILE_WIDTH;
+    const hashes: Buffer[] = [];
+    for (const r of this.stmt.leaves.all(start, start + TILE_WIDTH)) {
+      if (r.idx !== start + hashes.length || r.hash.length !== HASH_SIZE) break;
+      hashes.push(r.hash);
+    }
+    return hashes.length > 0 ? Buffer.concat(hashes, hashes.length * HASH_SIZE) : undefined;
+  }
+
+  /** A tile as readers have always seen it: the stored row, or the open level-0 tile's leaf rows. */
+  private tileSync(level: number, index: number): Buffer | undefined {
+    const data = this.stmt.tile.get(level, index)?.data;
+    return data || level > 0 ? data : this.openTile(index);
   }
 
   /** The tree size the last commit produced (call right after a commit). */
@@ -108,7 +180,7 @@ export class SqliteAuditLog implements AuditLogStore {
   }
 
   private loadEdge(size: number): TreeEdge {
-    return loadEdgeSync((level, index) => this.stmt.tile.get(level, index)?.data, size);
+    return loadEdgeSync((level, index) => this.tileSync(level, index), size);
   }
 
   private syncEdge(): number {
@@ -167,8 +239,20 @@ export class SqliteAuditLog implements AuditLogStore {
 
   /** Appends leaves to the tree: changed tiles and the new size, in the caller's transaction. */
   private grow(hashes: Buffer[]): number {
+    const from = this.edge.size;
     const { edge, tiles } = appendLeaves(this.edge, hashes);
-    for (const t of tiles) this.stmt.putTile.run(t.level, t.index, t.width, t.data);
+    for (const t of tiles) {
+      // The incomplete level-0 tile is stored as leaf rows (below), not rewritten whole.
+      if (t.level > 0 || t.width === TILE_WIDTH) this.stmt.putTile.run(t.level, t.index, t.width, t.data);
+    }
+    // The tile that was open before this batch has leaf rows if it had leaves; once it is full,
+    // its full tile (written above) replaces them.
+    const wasOpen = from - (from % TILE_WIDTH);
+    const open = edge.size - (edge.size % TILE_WIDTH);
+    if (wasOpen < from && wasOpen < open) this.stmt.dropLeaves.run(wasOpen, wasOpen + TILE_WIDTH);
+    // Leaf rows only for the tile still open: this batch's leaves of tiles it completed are in
+    // their full tiles.
+    for (let i = Math.max(from, open); i < edge.size; i++) this.stmt.putLeaf.run(i, hashes[i - from]!);
     this.stmt.setSize.run(edge.size);
     this.edge = edge;
     return edge.size;
@@ -183,7 +267,7 @@ export class SqliteAuditLog implements AuditLogStore {
   }
 
   async readTiles(ids: readonly TileId[]): Promise<(Buffer | undefined)[]> {
-    return ids.map((id) => this.stmt.tile.get(id.level, id.index)?.data);
+    return ids.map((id) => this.tileSync(id.level, id.index));
   }
 
   /** Tiles exactly as they were at tree size `size`: later hashes cut off, later tiles left out. */
@@ -192,7 +276,7 @@ export class SqliteAuditLog implements AuditLogStore {
       const hashes = Math.floor(size / TILE_WIDTH ** level);
       for (let index = 0; index * TILE_WIDTH < hashes; index++) {
         const width = Math.min(TILE_WIDTH, hashes - index * TILE_WIDTH);
-        const data = this.stmt.tile.get(level, index)?.data;
+        const data = this.tileSync(level, index);
         if (!data || data.length < width * HASH_SIZE)
           throw new Error(`audit tile ${level}/${index} is missing or short`);
         yield { level, index, width, data: data.subarray(0, width * HASH_SIZE) };

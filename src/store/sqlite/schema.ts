@@ -1,4 +1,4 @@
-import { auditMigration } from './audit.js';
+import { auditLeavesMigration, auditMigration } from './audit.js';
 
 /**
  * Migrations, applied once each in name order and recorded by name in `schema_migrations`, so
@@ -99,4 +99,6 @@ export const migrations: Migration[] = [
   ...slackWebhookMigrations,
   // Audit: the Merkle tree over the events table, its tiles and checkpoints.
   { name: '0300-audit-tree', sql: auditMigration },
+  // The incomplete level-0 tile as one row per leaf, so a small batch writes a small row.
+  { name: '0301-audit-leaves', sql: auditLeavesMigration },
 ];
