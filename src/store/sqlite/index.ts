@@ -67,9 +67,15 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.migrateSync();
     this.wal = new WalSync(this.db, options.path, options.durability ?? 'fsync');
-    this.audit = new SqliteAuditLog(this.db);
-    // Catch up with events written before the tree existed (or by a crashed batch), then keep up.
-    this.db.transaction(() => this.audit.extend()).immediate();
+    try {
+      this.audit = new SqliteAuditLog(this.db);
+      // Catch up with events written before the tree existed (or by a crashed batch), then keep up.
+      this.db.transaction(() => this.audit.extend()).immediate();
+    } catch (error) {
+      // A log that cannot be opened (a missing tile) fails the open; leave no thread behind.
+      void this.wal.close().finally(() => this.db.close());
+      throw error;
+    }
     // Events found on open were committed by an earlier process: what we read is what survived.
     this.audit.markDurable(this.audit.committed());
     // Checkpoints may only cover what is on stable storage: the tree size committed by a batch
