@@ -267,7 +267,15 @@ export class SqliteAuditLog implements AuditLogStore {
   }
 
   async readTiles(ids: readonly TileId[]): Promise<(Buffer | undefined)[]> {
-    return ids.map((id) => this.tileSync(id.level, id.index));
+    // Every proof to the current size needs the open level-0 tile: serve it from the edge, which
+    // syncEdge has just matched to the committed size, instead of reading up to 255 leaf rows.
+    this.syncEdge();
+    const open = this.edge.size % TILE_WIDTH > 0 ? Math.floor(this.edge.size / TILE_WIDTH) : -1;
+    return ids.map((id) =>
+      id.level === 0 && id.index === open
+        ? Buffer.concat(this.edge.rows[0]!, (this.edge.size % TILE_WIDTH) * HASH_SIZE)
+        : this.tileSync(id.level, id.index),
+    );
   }
 
   /** Tiles exactly as they were at tree size `size`: later hashes cut off, later tiles left out. */

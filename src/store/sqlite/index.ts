@@ -66,16 +66,17 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.migrateSync();
-    this.wal = new WalSync(this.db, options.path, options.durability ?? 'fsync');
     try {
       this.audit = new SqliteAuditLog(this.db);
       // Catch up with events written before the tree existed (or by a crashed batch), then keep up.
+      // Like the migrations, this commits with SQLite's own (synchronous) durability.
       this.db.transaction(() => this.audit.extend()).immediate();
     } catch (error) {
-      // A log that cannot be opened (a missing tile) fails the open; leave no thread behind.
-      void this.wal.close().finally(() => this.db.close());
+      // A log that cannot be opened (a missing tile) fails the open, before any thread is started.
+      this.db.close();
       throw error;
     }
+    this.wal = new WalSync(this.db, options.path, options.durability ?? 'fsync');
     // Events found on open were committed by an earlier process: what we read is what survived.
     this.audit.markDurable(this.audit.committed());
     // Checkpoints may only cover what is on stable storage: the tree size committed by a batch
