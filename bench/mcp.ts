@@ -6,7 +6,7 @@
 // durable submit plus a recorded result. A second gateway keeps its store on tmpfs (when
 // /dev/shm exists) to show how much of the added latency is the disk's fsync.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,19 @@ function start(args: string[], children: ChildProcess[]): Promise<string> {
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
   });
+}
+
+/**
+ * CPU time (user + system, ms) a process has used, from /proc (Linux; clock ticks of 10 ms);
+ * undefined elsewhere. Steadier than throughput on a shared host for telling whether work shrank.
+ */
+function cpuMs(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
 }
 
 async function connect(url: string, token?: string): Promise<Client> {
@@ -84,15 +97,19 @@ interface Target {
   name: string;
   url: string;
   token?: string;
+  /** The process serving this path: the upstream for direct, the gateway otherwise. */
+  pid?: number | undefined;
 }
 
 const children: ChildProcess[] = [];
-const rows: string[][] = [['clients', 'path', 'calls/s', 'p50 ms', 'p99 ms', 'ratio', 'added p50 ms']];
+const rows: string[][] = [
+  ['clients', 'path', 'calls/s', 'p50 ms', 'p99 ms', 'ratio', 'added p50 ms', 'server CPU ms/call'],
+];
 const load = loadavg()[0]?.toFixed(1);
 try {
   const port = await start(['test/mcp/fixture-server.mjs', '--http'], children);
   const upstreamUrl = `http://127.0.0.1:${port.trim()}/mcp`;
-  const targets: Target[] = [{ name: 'direct', url: upstreamUrl }];
+  const targets: Target[] = [{ name: 'direct', url: upstreamUrl, pid: children[0]?.pid }];
   const bases: Array<[string, string[]]> = [['gateway', []]];
   if (existsSync('/dev/shm')) bases.push(['gateway, store on tmpfs', ['/dev/shm']]);
   for (const [name, extra] of bases) {
@@ -101,7 +118,7 @@ try {
       children,
     );
     const { url, token } = JSON.parse(line) as { url: string; token: string };
-    targets.push({ name, url: `${url}/mcp/bench`, token });
+    targets.push({ name, url: `${url}/mcp/bench`, token, pid: children.at(-1)?.pid });
   }
   for (const c of concurrency) {
     const clients = await Promise.all(
@@ -110,8 +127,14 @@ try {
     for (const cl of clients) await measure(cl, warmup);
     // Interleave rounds so drift (load from other processes, GC) hits every path alike.
     const runs: Run[][] = targets.map(() => []);
+    const cpu = targets.map(() => 0);
     for (let round = 0; round < 4; round++) {
-      for (const [i, cl] of clients.entries()) runs[i]?.push(await measure(cl, calls / 4));
+      for (const [i, cl] of clients.entries()) {
+        const before = cpuMs(targets[i]?.pid);
+        runs[i]?.push(await measure(cl, calls / 4));
+        const after = cpuMs(targets[i]?.pid);
+        cpu[i] = before === undefined || after === undefined ? Number.NaN : (cpu[i] ?? 0) + after - before;
+      }
     }
     const direct = mean(runs[0] as Run[]);
     for (const [i, t] of targets.entries()) {
@@ -124,6 +147,7 @@ try {
         r.p99.toFixed(3),
         (r.rps / direct.rps).toFixed(2),
         i === 0 ? '' : (r.p50 - direct.p50).toFixed(3),
+        Number.isNaN(cpu[i]) ? '—' : ((cpu[i] ?? 0) / calls).toFixed(2),
       ]);
     }
     await Promise.all(clients.flat().map((x) => x.close()));
@@ -138,4 +162,8 @@ console.log(
 );
 for (const r of rows)
   console.log(r.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '));
+console.log(
+  'server CPU: the upstream process for direct, the gateway process for the gateway rows (whose calls\n' +
+    'also cost the upstream about what direct shows), from /proc in 10 ms ticks.',
+);
 console.log('Targets: gateway/direct calls/s >= 0.70 and added p50 <= 1 ms.');
