@@ -27,6 +27,8 @@ export interface SqliteOptions {
    * OS has it (survives a crash of the process, not of the machine); for throwaway setups.
    */
   durability?: 'fsync' | 'os';
+  /** Checkpointer tuning; tests shorten it to see several rounds quickly. */
+  checkpoint?: { intervalMs?: number; longFrames?: number };
 }
 
 /** How often the checkpointer thread moves WAL frames into the database file. */
@@ -76,7 +78,7 @@ export class SqliteStore implements Store {
       this.db.close();
       throw error;
     }
-    this.wal = new WalSync(this.db, options.path, options.durability ?? 'fsync');
+    this.wal = new WalSync(this.db, options.path, options.durability ?? 'fsync', options.checkpoint);
     // Events found on open were committed by an earlier process: what we read is what survived.
     this.audit.markDurable(this.audit.committed());
     // Checkpoints may only cover what is on stable storage: the tree size committed by a batch
@@ -337,7 +339,8 @@ export class SqliteStore implements Store {
  * fdatasync'ed on libuv's thread pool after each batch; callers hear back only after that.
  * Automatic checkpoints (which fsync on the committing thread) are off in both modes: a
  * Checkpointer thread runs them with synchronous=FULL, which fsyncs the database file before
- * SQLite may reuse the WAL.
+ * SQLite may reuse the WAL; when the WAL grows long, this thread copies the last few frames
+ * itself so that SQLite can start it over (see finishCheckpoint).
  */
 class WalSync {
   private fd: number | undefined;
@@ -345,19 +348,47 @@ class WalSync {
   private syncing = false;
   private waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
-  constructor(db: Database.Database, path: string, mode: 'fsync' | 'os') {
+  constructor(
+    db: Database.Database,
+    path: string,
+    mode: 'fsync' | 'os',
+    tuning: SqliteOptions['checkpoint'] = {},
+  ) {
     if (path === ':memory:') return;
     db.pragma('synchronous = OFF');
     db.pragma('wal_autocheckpoint = 0');
     // Keeps a recycled WAL from staying at its high-water mark on disk.
     db.pragma('journal_size_limit = 67108864');
-    this.checkpointer = new Checkpointer(path, checkpointIntervalMs, (message) => {
-      process.emitWarning(`SQLite checkpoint failed: ${message}`);
-    });
+    this.checkpointer = new Checkpointer(
+      path,
+      tuning.intervalMs ?? checkpointIntervalMs,
+      (message) => process.emitWarning(`SQLite checkpoint failed: ${message}`),
+      () => this.finishCheckpoint(db),
+      tuning.longFrames,
+    );
     if (mode === 'fsync') {
       // The WAL exists once the database has been opened in WAL mode; fsync it through our own fd.
       db.prepare('SELECT COUNT(*) FROM schema_migrations').get();
       this.fd = openSync(`${path}-wal`, 'r');
+    }
+  }
+
+  /**
+   * Copies the frames committed since the checkpointer thread's last round (that round copied
+   * the rest), so every frame is in the database file and the next commit starts the WAL over
+   * from its beginning. It runs on the writer's thread between two batches, where no commit can
+   * slip in, with synchronous=FULL so the database file is on disk before SQLite may overwrite
+   * the WAL. The cost is one short stall, only in rounds that found the WAL long.
+   */
+  private finishCheckpoint(db: Database.Database): void {
+    if (!db.open || db.inTransaction) return;
+    db.pragma('synchronous = FULL');
+    try {
+      db.pragma('wal_checkpoint(PASSIVE)');
+    } catch (error) {
+      process.emitWarning(`SQLite checkpoint failed: ${(error as Error).message}`);
+    } finally {
+      db.pragma('synchronous = OFF');
     }
   }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -162,6 +162,34 @@ describe('sqlite specifics', () => {
     await s.revokeCredential('csk_two', 9, [ev('actor.revoked')]);
     expect((await s.findCredential('csk_two'))?.revokedAt).toBe(9);
     await s.close();
+  });
+
+  it('starts the WAL over under writes that never pause, instead of letting it grow', async () => {
+    // Without help from the writer's thread, a checkpoint never copies every frame while commits
+    // keep coming, and SQLite cannot start the WAL over: it grows by everything written.
+    const path = join(mkdtempSync(join(tmpdir(), 'cs-store-')), 'test.db');
+    const s = new SqliteStore({ path, checkpoint: { intervalMs: 10, longFrames: 64 } });
+    const big = (i: number): AuditEvent => ({
+      ...ev('request.submitted'),
+      details: { i, pad: 'x'.repeat(6000) },
+    });
+    let largest = 0;
+    let written = 0;
+    const deadline = Date.now() + 1500;
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, w) => {
+        for (let i = 0; Date.now() < deadline; i++) {
+          await s.appendEvents([big(w * 1_000_000 + i)]);
+          written += 6000;
+          largest = Math.max(largest, statSync(`${path}-wal`).size);
+        }
+      }),
+    );
+    await s.close();
+    // Each entry is about two pages of frames; a WAL that grew with the writes would reach at
+    // least the bytes of the entries themselves.
+    expect(written).toBeGreaterThan(4 * 1024 * 1024);
+    expect(largest).toBeLessThan(written / 4);
   });
 
   it('records migrations by name and does not run them twice', async () => {
