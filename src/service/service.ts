@@ -270,9 +270,11 @@ export class Service {
     result: { outcome: 'succeeded' | 'failed'; detail: string; hash: string },
     options?: WriteOptions,
   ): Promise<ActionRequest> {
-    const request = await this.change(
+    // The snapshot the change produced goes to the channels, as for a vote: reading it back
+    // would cost a read and a parse on every executed call.
+    const snap = await this.change(
       id,
-      ({ request }) => {
+      ({ request, reviews }) => {
         if (request.requester.id !== actor.id)
           throw new CountersignError('CS_ERR_NOT_FOUND', `no request ${id}`);
         const now = this.deps.clock.now();
@@ -289,12 +291,12 @@ export class Service {
           subject: actorSubject(actor),
           details: { hash: result.hash, outcome: result.outcome, detail: result.detail },
         };
-        return { mutation: { request: next, events: [event] }, value: next };
+        return { mutation: { request: next, events: [event] }, value: { request: next, reviews } };
       },
       options,
     );
-    void this.afterChange(id);
-    return request;
+    this.tellChannels(snap, 'updated');
+    return snap.request;
   }
 
   private expiry(request: ActionRequest, now: number): Mutation {
