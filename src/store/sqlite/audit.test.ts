@@ -30,7 +30,6 @@ import {
 import { verifyBundle } from '../../audit/verify.js';
 import { ManualClock } from '../../core/clock.js';
 import type { AuditEvent } from '../../core/event.js';
-import { SqliteAuditLog } from './audit.js';
 import { SqliteStore } from './index.js';
 
 const dirs: string[] = [];

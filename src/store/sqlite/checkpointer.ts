@@ -65,8 +65,12 @@ export class Checkpointer {
   async stop(): Promise<void> {
     // Unref'd so an idle gateway can exit; while stopping, the last checkpoint must finish.
     this.worker.ref();
+    // Only 'stopped' means the last checkpoint is done and the connection closed; the last round
+    // may post other messages first.
     const stopped = new Promise<void>((resolve) => {
-      this.worker.once('message', () => resolve());
+      this.worker.on('message', (m: unknown) => {
+        if (m === 'stopped') resolve();
+      });
       this.worker.once('exit', () => resolve());
     });
     this.worker.postMessage('stop');
