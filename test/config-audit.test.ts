@@ -68,7 +68,7 @@ describe('config.loaded in the audit log', () => {
       { name: 'tool', kind: 'stdio' },
     ]);
     expect(loaded.details.summary.channels).toMatchObject({ slack: { mode: 'http' }, webhooks: ['siem'] });
-    // Nothing anywhere in the log, nor in what the HTTP audit API serves from it.
+    // Nothing anywhere in the log's entries.
     for (const e of await entries(gw)) expect(e.text).not.toMatch(/S3CRET/i);
     // The digest is the one of the configuration the gateway ran on (TestEnv silences its log).
     const ran = loadConfig(env.configFile(config), secretEnv, env.dir);

@@ -298,8 +298,8 @@ describe('the checkpoint chain: removing, reordering or replacing a checkpoint i
     await writeTestBundle(a, 300, [100, 200, 300], signer);
     const b = join(base, `rb${run++}`);
     await writeTestBundle(b, 300, [100, 150, 300], signer);
-    // b's checkpoint 2 is the log's own signature, at the same place; its root differs, but the
-    // chain names the swap before the entries are even hashed.
+    // b's checkpoint 2 is the log's own signature, at the same place; its root differs, and the
+    // chain names the swap at the checkpoint after it.
     await writeFile(join(a, cpName(2)), await readFile(join(b, cpName(2))));
     const r = await verifyBundle(a, { key: signer.verifierKey });
     expect(r.problem).toMatchObject({ code: 'chain', path: cpName(3) });

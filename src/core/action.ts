@@ -15,10 +15,6 @@ export interface Action {
 }
 
 /**
- * RFC 8785 canonical JSON of the parts of an action an approval is bound to.
- * The justification is deliberately left out: rewording the reason does not change what runs.
- */
-/**
  * RFC 8785 (JCS) serialization. JCS defines strings and numbers as ECMAScript's JSON.stringify
  * writes them, and object members sorted by UTF-16 code units, which is what `sort()` does.
  * Every audit entry and action hash goes through here; the `canonicalize` package (the reference
@@ -77,6 +73,10 @@ function serializeObject(o: Record<string, unknown>): string | undefined {
   return `${out}}`;
 }
 
+/**
+ * RFC 8785 canonical JSON of the parts of an action an approval is bound to.
+ * The justification is deliberately left out: rewording the reason does not change what runs.
+ */
 export function canonicalAction(action: Pick<Action, 'type' | 'resource' | 'params'>): string {
   return canonicalJson({ type: action.type, resource: action.resource, params: action.params });
 }

@@ -53,11 +53,7 @@ export interface Credential {
   labels: Record<string, string>;
 }
 
-/**
- * The one storage contract. SQLite (embedded) and PostgreSQL (scale-out) implement it and run the
- * same compliance suite (src/store/store.case.ts). Every state change is a compare-and-set on the
- * request's version, in one transaction with the audit events that record it.
- */
+/** How a write may be committed. */
 export interface WriteOptions {
   /**
    * Resolve once committed, before the commit is flushed to stable storage; the next flush (of
@@ -68,6 +64,11 @@ export interface WriteOptions {
   deferDurability?: boolean;
 }
 
+/**
+ * The one storage contract. SQLite (embedded) and PostgreSQL (scale-out) implement it and run the
+ * same compliance suite (src/store/store.case.ts). Every state change is a compare-and-set on the
+ * request's version, in one transaction with the audit events that record it.
+ */
 export interface Store {
   readonly kind: string;
   migrate(): Promise<void>;

@@ -96,7 +96,8 @@ export class HttpClientTransport implements Transport {
     private readonly options: HttpClientTransportOptions = {},
   ) {
     const secure = url.protocol === 'https:';
-    if (!secure && url.protocol !== 'http:') throw new Error(`an MCP upstream URL must be http or https`);
+    if (!secure && url.protocol !== 'http:')
+      throw new Error(`an MCP upstream URL must be http:// or https://, not ${url.protocol}//; fix its url`);
     this.lib = secure ? (https as unknown as typeof this.lib) : http;
     this.agent = new this.lib.Agent({ keepAlive: true, noDelay: true });
     this.target = {

@@ -153,7 +153,6 @@ const sseEvent = (message: JSONRPCMessage) => `event: message\ndata: ${JSON.stri
  * Not resumable: a client that loses an event stream re-sends its request, as the spec allows.
  */
 export class NodeStreamableTransport implements Transport {
-  sessionId?: string;
   onmessage?: Transport['onmessage'];
   onerror?: Transport['onerror'];
   onclose?: Transport['onclose'];
@@ -162,15 +161,14 @@ export class NodeStreamableTransport implements Transport {
   private standalone: ServerResponse | null = null;
   private closed = false;
 
-  constructor(sessionId: string) {
-    this.sessionId = sessionId;
-  }
+  constructor(readonly sessionId: string) {}
 
   async start(): Promise<void> {}
 
   /** A POST's messages, already checked by `parseMessages`. */
   post(res: ServerResponse, messages: JSONRPCMessage[], batch: boolean): void {
-    if (this.closed) throw new ExchangeError(404, -32001, 'Session not found; start a new session.');
+    if (this.closed)
+      throw new ExchangeError(404, -32001, 'Session not found; start a new session with initialize.');
     const requests = messages.filter(isRequest);
     if (requests.length === 0) {
       res.writeHead(202, this.headers()).end();
@@ -191,7 +189,8 @@ export class NodeStreamableTransport implements Transport {
 
   /** The GET stream for messages not tied to a request (list-changed notifications). */
   listen(res: ServerResponse): void {
-    if (this.closed) throw new ExchangeError(404, -32001, 'Session not found; start a new session.');
+    if (this.closed)
+      throw new ExchangeError(404, -32001, 'Session not found; start a new session with initialize.');
     if (this.standalone && !this.standalone.writableEnded)
       throw new ExchangeError(409, -32000, 'Conflict: this session already has an open GET event stream');
     this.standalone = res;
@@ -232,6 +231,6 @@ export class NodeStreamableTransport implements Transport {
   }
 
   private headers(): Record<string, string> {
-    return this.sessionId ? { 'mcp-session-id': this.sessionId } : {};
+    return { 'mcp-session-id': this.sessionId };
   }
 }

@@ -31,12 +31,14 @@ interface Session {
   upstream: string;
 }
 
+/** A JSON-RPC error with no request id, the body of every HTTP-level refusal. */
+function rpcErrorBody(code: number, message: string) {
+  return { jsonrpc: '2.0', id: null, error: { code, message } };
+}
+
 /** A JSON-RPC error sent as the HTTP body, for clients that only speak MCP. */
 function rpcError(reply: FastifyReply, status: number, code: number, message: string) {
-  return reply
-    .code(status)
-    .type('application/json')
-    .send({ jsonrpc: '2.0', id: null, error: { code, message } });
+  return reply.code(status).type('application/json').send(rpcErrorBody(code, message));
 }
 
 class ParseError extends Error {}
@@ -110,7 +112,11 @@ export function mcpHttpPlugin(options: McpHttpOptions) {
         if (!session || session.actorId !== caller.actor.id || session.upstream !== name)
           return rpcError(reply, 404, -32001, 'Session not found; start a new session with initialize.');
         if (initialize)
-          throw new ExchangeError(400, -32600, 'Invalid Request: this session is already initialized');
+          throw new ExchangeError(
+            400,
+            -32600,
+            'Invalid Request: this session is already initialized; to start another, send initialize without Mcp-Session-Id',
+          );
         checkHeaders(request.method, header('accept'), header('mcp-protocol-version'));
       } else if (initialize) {
         if (messages.length > 1)
@@ -156,7 +162,7 @@ export function mcpHttpPlugin(options: McpHttpOptions) {
             : new ExchangeError(500, -32603, `Internal error; correlation id ${request.id}.`);
         res
           .writeHead(e.status, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: e.code, message: e.message } }));
+          .end(JSON.stringify(rpcErrorBody(e.code, e.message)));
       }
     };
 
@@ -171,7 +177,7 @@ export function mcpHttpPlugin(options: McpHttpOptions) {
         actorId: caller.actor.id,
         upstream: name,
       };
-      const id = session.transport.sessionId as string;
+      const id = session.transport.sessionId;
       session.transport.onclose = () => {
         sessions.delete(id);
         options.host.closeSession(name, server);

@@ -1,6 +1,10 @@
+import { REDACTED } from '../../config/record.js';
+
 /**
  * Values from an upstream's configuration that must never reach a log line, an audit entry or an
- * agent: one rule for the gateway's upstream connection and for its HTTP client transport.
+ * agent: one rule for the gateway's upstream connection and for its HTTP client transport. Each
+ * applies it to the values it holds: the connection to env, headers and URL secrets, the client
+ * transport to the headers it sends.
  */
 
 /** A header value hidden whole and by its parts: `Bearer abc…` hides `abc…` alone too. */
@@ -20,6 +24,6 @@ export function hideable(values: readonly string[]): string[] {
 
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) out = out.split(secret).join('[redacted]');
+  for (const secret of secrets) out = out.split(secret).join(REDACTED);
   return out;
 }

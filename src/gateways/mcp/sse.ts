@@ -124,7 +124,10 @@ export class SseParser {
   }
 }
 
-/** An answer or event over the bound: reading it again would fail the same way. */
+/**
+ * An answer or event over the bound: reading it again would fail the same way. An event's bound
+ * counts UTF-16 characters, which the message calls bytes (the same for the ASCII of JSON-RPC).
+ */
 export class TooLargeError extends Error {
   constructor(what: string, max: number) {
     super(`${what} from the upstream is larger than ${max} bytes; it was dropped`);

@@ -115,7 +115,6 @@ export class Upstream {
   private async connect(): Promise<Client> {
     const generation = ++this.generation;
     const client = new Client({ name: 'countersign-gateway', version: this.options.version });
-    const transport = this.transport();
     client.onclose = () => this.lost(generation);
     for (const [schema, what] of [
       [ToolListChangedNotificationSchema, 'tools'],
@@ -125,7 +124,9 @@ export class Upstream {
       client.setNotificationHandler(schema, async () => this.options.onListChanged(what));
     }
     try {
-      await client.connect(transport, { timeout: 30_000 });
+      // Inside the try: a transport that cannot be built (a URL that is not http or https) is a
+      // failed start like any other, logged, counted and retried with backoff.
+      await client.connect(this.transport(), { timeout: 30_000 });
     } catch (error) {
       this.failures++;
       await client.close().catch(() => {});

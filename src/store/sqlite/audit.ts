@@ -56,8 +56,9 @@ interface CheckpointRow {
  *
  * Storage: `audit_tiles` holds every full tile and the partial tiles at levels 1 and up (they
  * change once per 256 leaves). The incomplete level-0 tile is kept in `audit_leaves`, one row per
- * leaf, and is replaced by its full tile in the batch that completes it. Readers assemble it from
- * those rows, so they see the same bytes as a stored partial tile.
+ * leaf, and is replaced by its full tile in the batch that completes it. Readers in other processes
+ * assemble it from those rows and see the same bytes as a stored partial tile; this store serves
+ * it from its in-memory edge (see readTiles).
  */
 export class SqliteAuditLog implements AuditLogStore {
   private edge: TreeEdge;

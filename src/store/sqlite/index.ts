@@ -281,11 +281,10 @@ export class SqliteStore implements Store {
   }
 
   createCredential(c: Credential, events: AuditEvent[]): Promise<void> {
-    const write = this.writes.run(() => {
+    return this.writes.run(() => {
       this.stmt.insertCredential.run({ ...c, body: JSON.stringify(c) });
       this.appendSync(events);
     });
-    return write.finally(() => this.credentials.clear());
   }
 
   private credential(row: { body: string; revoked_at: number | null }): Credential {
@@ -295,8 +294,9 @@ export class SqliteStore implements Store {
   /**
    * Credentials as read, looked up on every authenticated request. SQLite's data_version changes
    * whenever another connection commits (the CLI revoking a key from another process), which
-   * empties the cache; this connection's own credential writes empty it once committed. Misses are
-   * not cached, and the size is bounded, so unknown ids cannot grow it.
+   * empties the cache; this connection's own revocations empty it once committed. Misses are not
+   * cached (so a new credential needs no clearing), and the size is bounded, so unknown ids cannot
+   * grow it.
    */
   private readonly credentials = new Map<string, Readonly<Credential>>();
   private credentialsVersion = -1;

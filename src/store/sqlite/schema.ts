@@ -99,6 +99,7 @@ export const migrations: Migration[] = [
   ...slackWebhookMigrations,
   // Audit: the Merkle tree over the events table, its tiles and checkpoints.
   { name: '0300-audit-tree', sql: auditMigration },
-  // The incomplete level-0 tile as one row per leaf, so a small batch writes a small row.
+  // The incomplete level-0 tile as one row per leaf, so a small batch writes a small row. Its
+  // number repeats 0301-slack-messages; migrations are recorded by name, so it must keep it.
   { name: '0301-audit-leaves', sql: auditLeavesMigration },
 ];

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { CountersignError } from '../../core/errors.js';
+import type { WriteOptions } from '../store.js';
 
 interface Outcome {
   ok: boolean;
@@ -55,7 +56,7 @@ export class WriteQueue {
   /** Committed writes not yet covered by a flush, and the timer that will flush them. */
   private unflushed: NodeJS.Timeout | null = null;
 
-  run<T>(fn: () => T, options?: { deferDurability?: boolean }): Promise<T> {
+  run<T>(fn: () => T, options?: WriteOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const deferred = options?.deferDurability === true;
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, deferred });
