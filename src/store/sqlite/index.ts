@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { canonicalJson } from '../../core/action.js';
@@ -16,6 +16,7 @@ import type {
 } from '../store.js';
 import { SqliteAuditLog } from './audit.js';
 import { Checkpointer } from './checkpointer.js';
+import { Flusher, type FlushTuning } from './flush.js';
 import { migrations } from './schema.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -29,6 +30,8 @@ export interface SqliteOptions {
   durability?: 'fsync' | 'os';
   /** Checkpointer tuning; tests shorten it to see several rounds quickly. */
   checkpoint?: { intervalMs?: number; longFrames?: number };
+  /** When WAL flushes leave the writer's thread (see Flusher). */
+  flush?: FlushTuning;
 }
 
 /** How often the checkpointer thread moves WAL frames into the database file. */
@@ -78,7 +81,13 @@ export class SqliteStore implements Store {
       this.db.close();
       throw error;
     }
-    this.wal = new WalSync(this.db, options.path, options.durability ?? 'fsync', options.checkpoint);
+    this.wal = new WalSync(
+      this.db,
+      options.path,
+      options.durability ?? 'fsync',
+      options.checkpoint,
+      options.flush,
+    );
     // Events found on open were committed by an earlier process: what we read is what survived.
     this.audit.markDurable(this.audit.committed());
     // Checkpoints may only cover what is on stable storage: the tree size committed by a batch
@@ -333,10 +342,10 @@ export class SqliteStore implements Store {
 }
 
 /**
- * Durable group commit without blocking the event loop. better-sqlite3 is synchronous, so letting
- * SQLite fsync each commit (synchronous=FULL) would stall every request for the length of a disk
- * flush. Instead commits run with synchronous=OFF and, in `fsync` mode, the WAL file is
- * fdatasync'ed on libuv's thread pool after each batch; callers hear back only after that.
+ * Durable group commit. Commits run with synchronous=OFF and, in `fsync` mode, the WAL file is
+ * fdatasync'ed after each batch through our own fd; callers hear back only after that. The
+ * Flusher runs that fdatasync on this thread while the disk is fast and on libuv's thread pool
+ * when it is slow, where an inline flush would stall every request (decision 0002).
  * Automatic checkpoints (which fsync on the committing thread) are off in both modes: a
  * Checkpointer thread runs them with synchronous=FULL, which fsyncs the database file before
  * SQLite may reuse the WAL; when the WAL grows long, this thread copies the last few frames
@@ -345,14 +354,14 @@ export class SqliteStore implements Store {
 class WalSync {
   private fd: number | undefined;
   private checkpointer: Checkpointer | undefined;
-  private syncing = false;
-  private waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private flusher: Flusher | undefined;
 
   constructor(
     db: Database.Database,
     path: string,
     mode: 'fsync' | 'os',
     tuning: SqliteOptions['checkpoint'] = {},
+    flush: FlushTuning = {},
   ) {
     if (path === ':memory:') return;
     db.pragma('synchronous = OFF');
@@ -369,7 +378,16 @@ class WalSync {
     if (mode === 'fsync') {
       // The WAL exists once the database has been opened in WAL mode; fsync it through our own fd.
       db.prepare('SELECT COUNT(*) FROM schema_migrations').get();
-      this.fd = openSync(`${path}-wal`, 'r');
+      const fd = openSync(`${path}-wal`, 'r');
+      this.fd = fd;
+      this.flusher = new Flusher(
+        {
+          syncHere: () => fdatasyncSync(fd),
+          syncOffThread: (done) => fdatasync(fd, done),
+          now: () => performance.now(),
+        },
+        flush,
+      );
     }
   }
 
@@ -392,38 +410,15 @@ class WalSync {
     }
   }
 
-  /**
-   * One fdatasync in flight at a time: batches committed while it runs wait for the next one,
-   * which covers them all. Overlapping syncs of one file only queue in the kernel.
-   */
+  /** Resolves once every batch committed before the call is on stable storage. */
   sync(): Promise<void> {
-    if (this.fd === undefined) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      if (!this.syncing) this.syncNext();
-    });
-  }
-
-  private syncNext(): void {
-    const fd = this.fd;
-    const group = this.waiting.splice(0);
-    if (group.length === 0 || fd === undefined) {
-      this.syncing = false;
-      for (const w of group) w.resolve();
-      return;
-    }
-    this.syncing = true;
-    fdatasync(fd, (error) => {
-      for (const w of group) {
-        if (error) w.reject(error);
-        else w.resolve();
-      }
-      this.syncNext();
-    });
+    return this.flusher ? this.flusher.flush() : Promise.resolve();
   }
 
   async close(): Promise<void> {
     await this.checkpointer?.stop();
+    // A deferred-write timer may still ask for a flush; the fd may by then be another file's.
+    this.flusher = undefined;
     if (this.fd !== undefined) {
       closeSync(this.fd);
       this.fd = undefined;
