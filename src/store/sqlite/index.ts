@@ -16,7 +16,7 @@ import type {
 } from '../store.js';
 import { SqliteAuditLog } from './audit.js';
 import { Checkpointer } from './checkpointer.js';
-import { Flusher, type FlushTuning } from './flush.js';
+import { Flusher } from './flush.js';
 import { migrations } from './schema.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -30,8 +30,6 @@ export interface SqliteOptions {
   durability?: 'fsync' | 'os';
   /** Checkpointer tuning; tests shorten it to see several rounds quickly. */
   checkpoint?: { intervalMs?: number; longFrames?: number };
-  /** When WAL flushes leave the writer's thread (see Flusher). */
-  flush?: FlushTuning;
 }
 
 /** How often the checkpointer thread moves WAL frames into the database file. */
@@ -81,13 +79,7 @@ export class SqliteStore implements Store {
       this.db.close();
       throw error;
     }
-    this.wal = new WalSync(
-      this.db,
-      options.path,
-      options.durability ?? 'fsync',
-      options.checkpoint,
-      options.flush,
-    );
+    this.wal = new WalSync(this.db, options.path, options.durability ?? 'fsync', options.checkpoint);
     // Events found on open were committed by an earlier process: what we read is what survived.
     this.audit.markDurable(this.audit.committed());
     // Checkpoints may only cover what is on stable storage: the tree size committed by a batch
@@ -361,7 +353,6 @@ class WalSync {
     path: string,
     mode: 'fsync' | 'os',
     tuning: SqliteOptions['checkpoint'] = {},
-    flush: FlushTuning = {},
   ) {
     if (path === ':memory:') return;
     db.pragma('synchronous = OFF');
@@ -378,16 +369,16 @@ class WalSync {
     if (mode === 'fsync') {
       // The WAL exists once the database has been opened in WAL mode; fsync it through our own fd.
       db.prepare('SELECT COUNT(*) FROM schema_migrations').get();
-      const fd = openSync(`${path}-wal`, 'r');
-      this.fd = fd;
-      this.flusher = new Flusher(
-        {
-          syncHere: () => fdatasyncSync(fd),
-          syncOffThread: (done) => fdatasync(fd, done),
-          now: () => performance.now(),
+      this.fd = openSync(`${path}-wal`, 'r');
+      // Once closed there is nothing left to flush (a late deferred-write timer may still ask),
+      // and the number may by then belong to another file.
+      this.flusher = new Flusher({
+        syncHere: () => {
+          if (this.fd !== undefined) fdatasyncSync(this.fd);
         },
-        flush,
-      );
+        syncOffThread: (done) => (this.fd === undefined ? done(null) : fdatasync(this.fd, done)),
+        now: () => performance.now(),
+      });
     }
   }
 
@@ -417,8 +408,6 @@ class WalSync {
 
   async close(): Promise<void> {
     await this.checkpointer?.stop();
-    // A deferred-write timer may still ask for a flush; the fd may by then be another file's.
-    this.flusher = undefined;
     if (this.fd !== undefined) {
       closeSync(this.fd);
       this.fd = undefined;
