@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type FlushDeps, Flusher } from './flush.js';
 
@@ -109,5 +110,96 @@ describe('Flusher', () => {
     expect(await settled(next)).toBe('pending');
     disk.offThread.shift()?.(null);
     await expect(next).resolves.toBeUndefined();
+  });
+  it('keeps flushing when the disk turns fast again while an off-thread flush is in flight', async () => {
+    const { disk, deps } = fakeDisk(100);
+    const f = new Flusher(deps, { inlineMaxMs: 1, offloadMs: 1000 });
+    await f.flush();
+    expect(f.inline).toBe(false);
+
+    const first = f.flush();
+    const queued = f.flush();
+    // The offload period ends while the first flush is still on the thread pool: the queued caller
+    // is flushed inline when it completes, and the Flusher must not believe a flush is still running.
+    disk.cost = 0.2;
+    disk.clock += 1000;
+    disk.offThread.shift()?.(null);
+    expect(await settled(first)).toBe('resolved');
+    expect(await settled(queued)).toBe('resolved');
+    expect(await settled(f.flush())).toBe('resolved');
+    expect(disk.offThread).toHaveLength(0);
+  });
+
+  it('settles every caller, each only after a flush that began after its call (any interleaving)', async () => {
+    type Step =
+      | { op: 'flush' }
+      | { op: 'finish'; fail: boolean }
+      | { op: 'tick'; ms: number }
+      | { op: 'cost'; ms: number };
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      { arbitrary: fc.constant({ op: 'flush' as const }), weight: 4 },
+      { arbitrary: fc.record({ op: fc.constant('finish' as const), fail: fc.boolean() }), weight: 3 },
+      {
+        arbitrary: fc.record({ op: fc.constant('tick' as const), ms: fc.constantFrom(0, 50, 400) }),
+        weight: 2,
+      },
+      { arbitrary: fc.record({ op: fc.constant('cost' as const), ms: fc.constantFrom(0.1, 50) }), weight: 1 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 60, size: 'max' }), async (steps) => {
+        // One counter orders calls and flush starts; a flush is 'done' once it completed.
+        let seq = 0;
+        const flushes: Array<{ began: number; done: boolean }> = [];
+        const clock = { now: 0, cost: 0.1 };
+        const pool: Array<() => void> = [];
+        let failNext = false;
+        const deps: FlushDeps = {
+          syncHere: () => {
+            flushes.push({ began: seq++, done: true });
+            clock.now += clock.cost;
+          },
+          syncOffThread: (done) => {
+            const flush = { began: seq++, done: false };
+            flushes.push(flush);
+            pool.push(() => {
+              flush.done = true;
+              const fail = failNext;
+              failNext = false;
+              done(fail ? new Error('EIO') : null);
+            });
+          },
+          now: () => clock.now,
+        };
+        const f = new Flusher(deps, { inlineMaxMs: 1, offloadMs: 300 });
+        const calls: Array<{ at: number; state: 'pending' | 'settled'; early: boolean }> = [];
+        const call = () => {
+          const c = { at: seq++, state: 'pending' as 'pending' | 'settled', early: false };
+          calls.push(c);
+          const check = () => {
+            c.state = 'settled';
+            c.early = !flushes.some((x) => x.done && x.began > c.at);
+          };
+          f.flush().then(check, check);
+        };
+        const drainMicrotasks = () => new Promise((r) => setImmediate(r));
+        for (const s of steps) {
+          if (s.op === 'flush') call();
+          else if (s.op === 'finish') {
+            failNext = s.fail;
+            pool.shift()?.();
+          } else if (s.op === 'tick') clock.now += s.ms;
+          else clock.cost = s.ms;
+          await drainMicrotasks();
+        }
+        // Finish whatever is left on the thread pool; then nobody may still be waiting.
+        for (let i = 0; i < 1000 && pool.length > 0; i++) {
+          pool.shift()?.();
+          await drainMicrotasks();
+        }
+        expect(calls.filter((c) => c.state === 'pending')).toEqual([]);
+        expect(calls.filter((c) => c.early)).toEqual([]);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

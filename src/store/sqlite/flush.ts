@@ -70,10 +70,10 @@ export class Flusher {
 
   private next(): void {
     const group = this.waiting.splice(0);
-    if (group.length === 0) {
-      this.syncing = false;
-      return;
-    }
+    // Nothing is in flight here. Left set when an off-thread flush's callers were handed to an
+    // inline flush (the disk turned fast again), it made every later caller wait forever.
+    this.syncing = false;
+    if (group.length === 0) return;
     if (this.inline) {
       this.settle(group, this.syncHere());
       return;
