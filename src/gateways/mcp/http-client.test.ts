@@ -453,3 +453,56 @@ describe('Upstream over HttpClientTransport', () => {
     expect(logged.join('\n')).not.toContain(secret);
   });
 });
+
+describe('Upstream: connection errors', () => {
+  it('logs what the connection could not use, at most once per 10 s, counting the rest', async () => {
+    const url = await rawServer(
+      afterInitialize((res, body) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('event: message\ndata: {not json\n\n');
+        res.write('event: message\ndata: {"jsonrpc":"1.0"}\n\n');
+        res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: body.id, result: text('ok') })}\n\n`);
+      }),
+    );
+    const warned: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+    const clock = { now: 1_000_000 };
+    const upstream = new Upstream({
+      name: 'remote',
+      config: { kind: 'http', url: url.href, headers },
+      logger: { info() {}, debug() {}, warn: (obj, msg) => warned.push({ obj: { ...obj }, msg }) },
+      version: '0',
+      onListChanged() {},
+      now: () => clock.now,
+    });
+    cleanups.push(() => upstream.close());
+    const forwarder = new Forwarder(upstream, 5000);
+    const extra = { signal: new AbortController().signal } as never;
+    const call = () =>
+      forwarder
+        .request(
+          { method: 'tools/call', params: { name: 'echo', arguments: {} } },
+          CallToolResultSchema,
+          extra,
+        )
+        .then((r) => (r.content[0] as { text: string }).text);
+
+    expect(await call()).toBe('ok');
+    expect(warned).toEqual([
+      {
+        obj: { upstream: 'remote', err: 'the upstream sent an event that is not JSON' },
+        msg: 'the MCP upstream connection reported an error',
+      },
+    ]);
+    expect(await call()).toBe('ok');
+    expect(warned).toHaveLength(1);
+    clock.now += 10_000;
+    expect(await call()).toBe('ok');
+    expect(warned).toHaveLength(2);
+    // The second event of the first call and both of the second call were counted, not logged.
+    expect(warned[1]?.obj).toEqual({
+      upstream: 'remote',
+      err: 'the upstream sent an event that is not JSON',
+      notLogged: 3,
+    });
+  });
+});

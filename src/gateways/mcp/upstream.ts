@@ -28,9 +28,13 @@ export interface UpstreamOptions {
   /** Called when the upstream's lists may have changed (its own notification, or a restart). */
   onListChanged: (what: ListChanged) => void;
   version: string;
+  /** Milliseconds, for spacing out error logs; Date.now by default. */
+  now?: () => number;
 }
 
 const maxBackoffMs = 30_000;
+/** At most one logged connection error per upstream in this span; the rest are counted. */
+const errorLogEveryMs = 10_000;
 
 /**
  * One connection from the gateway to one upstream MCP server, shared by every agent session.
@@ -47,6 +51,8 @@ export class Upstream {
   private generation = 0;
   /** An HTTP connection was lost: the upstream may have restarted with other tools. */
   private relist = false;
+  private lastErrorLog = Number.NEGATIVE_INFINITY;
+  private unlogged = 0;
 
   private readonly secrets: string[];
 
@@ -116,6 +122,7 @@ export class Upstream {
     const generation = ++this.generation;
     const client = new Client({ name: 'countersign-gateway', version: this.options.version });
     client.onclose = () => this.lost(generation);
+    client.onerror = (error) => this.connectionError(error);
     for (const [schema, what] of [
       [ToolListChangedNotificationSchema, 'tools'],
       [ResourceListChangedNotificationSchema, 'resources'],
@@ -182,6 +189,30 @@ export class Upstream {
     this.options.logger.warn({ upstream: this.name }, 'the MCP upstream connection closed');
     if (this.options.config.kind === 'stdio') this.scheduleRestart();
     else this.relist = true;
+  }
+
+  /**
+   * Something the connection could not use (an event that is not JSON-RPC, a dropped GET stream, a
+   * response to no request): the calls themselves fail or succeed on their own, but an operator
+   * needs to see a misbehaving upstream. Redacted, and spaced out so a broken upstream cannot flood
+   * the log.
+   */
+  private connectionError(error: Error): void {
+    const now = (this.options.now ?? Date.now)();
+    if (now - this.lastErrorLog < errorLogEveryMs) {
+      this.unlogged++;
+      return;
+    }
+    this.lastErrorLog = now;
+    this.options.logger.warn(
+      {
+        upstream: this.name,
+        err: this.redact(describe(error)),
+        ...(this.unlogged ? { notLogged: this.unlogged } : {}),
+      },
+      'the MCP upstream connection reported an error',
+    );
+    this.unlogged = 0;
   }
 
   private scheduleRestart(): void {
