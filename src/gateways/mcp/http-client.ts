@@ -2,6 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { isMessage, isRequest, isResponse } from './jsonrpc.js';
 import { hideable, redact, withParts } from './secrets.js';
 import { SseParser, TooLargeError } from './sse.js';
 
@@ -134,7 +135,7 @@ export class HttpClientTransport implements Transport {
     headers['content-type'] = 'application/json';
     headers.accept = 'application/json, text/event-stream';
     headers['content-length'] = String(Buffer.byteLength(body));
-    const id = requestIdOf(message);
+    const id = isRequest(message) ? message.id : undefined;
     const hadSession = this.session !== undefined;
     const flight = this.open('POST', headers, body);
     if (id !== undefined) this.byId.set(id, flight);
@@ -518,11 +519,6 @@ export class HttpClientTransport implements Transport {
 
 function ignore(): void {}
 
-function requestIdOf(message: JSONRPCMessage): RequestId | undefined {
-  const m = message as { id?: RequestId; method?: unknown };
-  return m.id !== undefined && typeof m.method === 'string' ? m.id : undefined;
-}
-
 function isInitialized(message: JSONRPCMessage): boolean {
   return (message as { method?: unknown }).method === 'notifications/initialized';
 }
@@ -531,14 +527,6 @@ function isCancellation(
   message: JSONRPCMessage,
 ): message is JSONRPCMessage & { params?: { requestId?: unknown } } {
   return (message as { method?: unknown }).method === 'notifications/cancelled';
-}
-
-function isMessage(value: unknown): value is JSONRPCMessage {
-  return typeof value === 'object' && value !== null && (value as { jsonrpc?: unknown }).jsonrpc === '2.0';
-}
-
-function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: RequestId } {
-  return 'id' in message && ('result' in message || 'error' in message);
 }
 
 function mediaType(header: string | undefined): string {

@@ -6,6 +6,7 @@ import {
   type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
+import { isRequest, isResponse } from './jsonrpc.js';
 
 /** The most messages one POST may carry, as in the SDK's own transport. */
 export const maxBatch = 100;
@@ -58,11 +59,6 @@ export function checkHeaders(method: string, accept: string | undefined, version
       `Unsupported MCP-Protocol-Version '${version.slice(0, 40)}'; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
     );
 }
-
-const isResponse = (m: JSONRPCMessage): m is JSONRPCMessage & { id: RequestId } =>
-  'id' in m && !('method' in m);
-const isRequest = (m: JSONRPCMessage): m is JSONRPCMessage & { id: RequestId; method: string } =>
-  'id' in m && 'method' in m;
 
 /**
  * One POST that carried requests: answered as one JSON body once every request has its response,

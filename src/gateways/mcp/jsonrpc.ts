@@ -1,0 +1,20 @@
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+
+// Structural checks for the transports' hot paths. The SDK's own guards run a zod parse per
+// message; these only look at the fields that tell the kinds apart.
+
+/** Anything that claims to be JSON-RPC 2.0: the least an upstream's message must be. */
+export function isMessage(value: unknown): value is JSONRPCMessage {
+  return typeof value === 'object' && value !== null && (value as { jsonrpc?: unknown }).jsonrpc === '2.0';
+}
+
+export function isRequest(
+  message: JSONRPCMessage,
+): message is JSONRPCMessage & { id: RequestId; method: string } {
+  return 'id' in message && typeof (message as { method?: unknown }).method === 'string';
+}
+
+/** A result or an error answering request `id`. */
+export function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: RequestId } {
+  return 'id' in message && ('result' in message || 'error' in message);
+}
