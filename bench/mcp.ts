@@ -3,7 +3,8 @@
 //
 // The upstream is the test fixture McpServer over Streamable HTTP in its own process; the gateway
 // runs in its own process too (bench/mcp-gateway.mjs, over the compiled dist/) with a real SQLite
-// store, so every call is a durable submit plus a recorded result. A second gateway keeps its store on tmpfs (when
+// store, so every call is a durable submit plus a recorded result. A bare HTTP relay
+// (bench/mcp-passthrough.mjs) shows what the extra hop alone costs, with no Countersign work. A second gateway keeps its store on tmpfs (when
 // /dev/shm exists) to show how much of the added latency is the disk's fsync.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -113,6 +114,10 @@ try {
   const port = await start(['test/mcp/fixture-server.mjs', '--http'], children);
   const upstreamUrl = `http://127.0.0.1:${port.trim()}/mcp`;
   const targets: Target[] = [{ name: 'direct', url: upstreamUrl, pid: children[0]?.pid }];
+  const relay = JSON.parse(await start(['bench/mcp-passthrough.mjs', upstreamUrl], children)) as {
+    url: string;
+  };
+  targets.push({ name: 'bare HTTP relay (floor)', url: `${relay.url}/mcp`, pid: children.at(-1)?.pid });
   const bases: Array<[string, string[]]> = [['gateway', []]];
   if (existsSync('/dev/shm')) bases.push(['gateway, store on tmpfs', ['/dev/shm']]);
   for (const [name, extra] of bases) {
@@ -178,7 +183,7 @@ console.log(
 for (const r of rows)
   console.log(r.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '));
 console.log(
-  'server CPU: the upstream process for direct, the gateway process for the gateway rows (whose calls\n' +
-    'also cost the upstream about what direct shows), from /proc in 10 ms ticks.',
+  'server CPU: the upstream process for direct, the relay or gateway process for the other rows\n' +
+    '(whose calls also cost the upstream about what direct shows), from /proc in 10 ms ticks.',
 );
 console.log('Targets: gateway/direct calls/s >= 0.70 and added p50 <= 1 ms.');
