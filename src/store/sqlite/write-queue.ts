@@ -34,11 +34,12 @@ export type Syncer = () => Promise<void>;
  * Group commit. Writes queued during one turn of the event loop run in one IMMEDIATE
  * transaction; if one of them throws, the batch is rolled back and run again with each write in
  * its own savepoint, so a refused write does not undo its neighbours.
- * After the commit, `sync` makes the batch durable off the event loop (see SqliteStore), and only
- * then do the batch's promises resolve: nobody is told "stored" before it is on disk. If the
- * commit or the sync fails, every write in the batch fails (closed). The one exception is a write
- * that asks for deferred durability (`deferDurability`, nobody decides anything on it): it resolves
- * once committed and is covered by the next flush.
+ * After the commit, `sync` makes the batch durable (see SqliteStore), and only then do the
+ * batch's promises resolve: nobody is told "stored" before it is on disk. If the commit fails,
+ * every write in the batch fails; if the sync fails, every write it was to cover fails (closed),
+ * and a refused write keeps its own error either way. The exception is a write that asks for
+ * deferred durability (`deferDurability`, nobody decides anything on it): it is answered once
+ * committed and is covered by the next flush.
  */
 export class WriteQueue {
   private queue: Op[] = [];
@@ -89,21 +90,32 @@ export class WriteQueue {
         return;
       }
     }
-    const settle = () =>
-      batch.forEach((op, i) => {
-        const o = outcomes[i] as { ok: boolean; value: unknown };
-        if (o.ok) op.resolve(o.value);
-        else op.reject(o.value);
-      });
-    // Only deferred writes: answer now, flush with the next batch that needs it or on a timer.
-    // Starting a flush here would make the next durable write wait behind it.
-    if (batch.every((op) => op.deferred)) {
-      settle();
+    // Deferred writes are answered at commit (nobody decides anything on them); the others once
+    // a flush covers them. A refused write keeps its own error whatever the flush does: it
+    // changed nothing, and its caller must learn why it was refused, not that the disk failed.
+    const durable: number[] = [];
+    batch.forEach((op, i) => {
+      if (op.deferred) settle(op, outcomes[i] as Outcome);
+      else durable.push(i);
+    });
+    if (durable.length === 0) {
+      // Starting a flush here would make the next durable write wait behind it.
       this.unflushed ??= setTimeout(() => this.flushDeferred(), deferredFlushMs);
       return;
     }
     this.clearDeferred();
-    this.sync().then(settle, (error: unknown) => this.fail(batch, error));
+    this.sync().then(
+      () => {
+        for (const i of durable) settle(batch[i] as Op, outcomes[i] as Outcome);
+      },
+      (error: unknown) => {
+        const failure = unavailable(error);
+        for (const i of durable) {
+          const o = outcomes[i] as Outcome;
+          (batch[i] as Op).reject(o.ok ? failure : o.value);
+        }
+      },
+    );
   }
 
   private flushDeferred(): void {
@@ -151,8 +163,18 @@ export class WriteQueue {
   }
 
   private fail(batch: Op[], cause: unknown): void {
-    const failure = new CountersignError('CS_ERR_UNAVAILABLE', 'the store could not commit the change');
-    failure.cause = cause;
+    const failure = unavailable(cause);
     for (const op of batch) op.reject(failure);
   }
+}
+
+function settle(op: Op, outcome: Outcome): void {
+  if (outcome.ok) op.resolve(outcome.value);
+  else op.reject(outcome.value);
+}
+
+function unavailable(cause: unknown): CountersignError {
+  const failure = new CountersignError('CS_ERR_UNAVAILABLE', 'the store could not commit the change');
+  failure.cause = cause;
+  return failure;
 }

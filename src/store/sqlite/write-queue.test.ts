@@ -1,0 +1,158 @@
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WriteQueue } from './write-queue.js';
+
+type Step =
+  | { op: 'write'; deferred: boolean; fails: boolean }
+  | { op: 'turn' }
+  | { op: 'sync'; fails: boolean }
+  | { op: 'timer' };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    arbitrary: fc.record({ op: fc.constant('write' as const), deferred: fc.boolean(), fails: fc.boolean() }),
+    weight: 4,
+  },
+  { arbitrary: fc.constant({ op: 'turn' as const }), weight: 3 },
+  { arbitrary: fc.record({ op: fc.constant('sync' as const), fails: fc.boolean() }), weight: 3 },
+  { arbitrary: fc.constant({ op: 'timer' as const }), weight: 1 },
+);
+
+interface Flush {
+  began: number;
+  done?: 'ok' | 'failed';
+  finish(ok: boolean): void;
+}
+
+interface Write {
+  v: number;
+  deferred: boolean;
+  fails: boolean;
+  /** When its function last ran: a refused write makes the batch run again. */
+  ranAt?: number;
+  outcome?: 'resolved' | 'rejected';
+  wrong?: string;
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('WriteQueue', () => {
+  // Only the deferred-flush timer is faked; batches still run on real setImmediate turns.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('settles every write as its kind promises, whatever the order of writes, flushes and failures', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 40, size: 'max' }), async (steps) => {
+        const db = new Database(':memory:');
+        db.exec('CREATE TABLE t (v INTEGER)');
+        let seq = 0;
+        const flushes: Flush[] = [];
+        const queue = new WriteQueue(db, () => {
+          return new Promise<void>((resolve, reject) => {
+            const flush: Flush = {
+              began: seq++,
+              finish: (ok) => {
+                flush.done = ok ? 'ok' : 'failed';
+                if (ok) resolve();
+                else reject(new Error('EIO: fdatasync'));
+              },
+            };
+            flushes.push(flush);
+          });
+        });
+        const stored = (v: number) => db.prepare('SELECT 1 FROM t WHERE v = ?').get(v) !== undefined;
+        const writes: Write[] = [];
+
+        const write = (deferred: boolean, fails: boolean) => {
+          const w: Write = { v: writes.length, deferred, fails };
+          writes.push(w);
+          const fn = () => {
+            w.ranAt = seq++;
+            db.prepare('INSERT INTO t (v) VALUES (?)').run(w.v);
+            if (fails) throw new Error(`refused ${w.v}`);
+            return w.v;
+          };
+          queue.run(fn, deferred ? { deferDurability: true } : undefined).then(
+            (value) => {
+              w.outcome = 'resolved';
+              if (fails || value !== w.v) w.wrong = 'resolved a refused write';
+              else if (!stored(w.v)) w.wrong = 'resolved before its commit';
+              else if (!deferred && !flushes.some((f) => f.done === 'ok' && f.began > (w.ranAt ?? -1)))
+                w.wrong = 'resolved a durable write before a flush that began after its commit';
+            },
+            (error: Error & { code?: string }) => {
+              w.outcome = 'rejected';
+              if (fails) {
+                if (error.message !== `refused ${w.v}` || stored(w.v))
+                  w.wrong = `a refused write failed otherwise: ${error.message}`;
+              } else if (deferred) w.wrong = `a deferred write failed: ${error.message}`;
+              else if (error.code !== 'CS_ERR_UNAVAILABLE' || !flushes.some((f) => f.done === 'failed'))
+                w.wrong = `a durable write failed without a failed flush: ${error.message}`;
+            },
+          );
+        };
+
+        for (const s of steps) {
+          if (s.op === 'write') write(s.deferred, s.fails);
+          else if (s.op === 'turn') await turn();
+          else if (s.op === 'sync') flushes.find((f) => !f.done)?.finish(!s.fails);
+          else vi.advanceTimersByTime(100);
+          await Promise.resolve();
+        }
+        // Let everything finish: every flush succeeds from here, timers fire, batches run.
+        for (let i = 0; i < 50; i++) {
+          for (const f of flushes) if (!f.done) f.finish(true);
+          vi.advanceTimersByTime(100);
+          await turn();
+        }
+
+        expect(writes.filter((w) => w.outcome === undefined)).toEqual([]);
+        expect(writes.filter((w) => w.wrong)).toEqual([]);
+        // Refused writes leave nothing behind; every other write is committed, even one whose
+        // flush failed (its caller was told it failed, and acts on that).
+        for (const w of writes) expect(stored(w.v)).toBe(!w.fails);
+        db.close();
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('WriteQueue: a batch whose flush fails', () => {
+  it('fails its good durable writes closed, answers a refused one with its own error and a deferred one at commit', async () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE t (v INTEGER)');
+    let fail!: (error: Error) => void;
+    const q = new WriteQueue(
+      db,
+      () =>
+        new Promise<void>((_, reject) => {
+          fail = reject;
+        }),
+    );
+    const insert = (v: number) => () => db.prepare('INSERT INTO t (v) VALUES (?)').run(v).changes;
+    let deferredAnswered = false;
+    // Queued in one turn of the event loop: one batch.
+    const good = q.run(insert(1));
+    const refused = q.run(() => {
+      insert(2)();
+      throw new Error('you cannot approve your own request');
+    });
+    const deferred = q.run(insert(3), { deferDurability: true }).then((n) => {
+      deferredAnswered = true;
+      return n;
+    });
+    await vi.waitFor(() => expect(deferredAnswered).toBe(true));
+    fail(new Error('EIO: fdatasync'));
+    await expect(good).rejects.toMatchObject({ code: 'CS_ERR_UNAVAILABLE' });
+    await expect(refused).rejects.toThrow('you cannot approve your own request');
+    await expect(deferred).resolves.toBe(1);
+    expect(db.prepare('SELECT v FROM t ORDER BY v').all()).toEqual([{ v: 1 }, { v: 3 }]);
+  });
+});
