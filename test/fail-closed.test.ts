@@ -56,6 +56,27 @@ describe('fail closed', () => {
     await t.close();
   });
 
+  it('reports not ready while store writes fail or hang, though reads still work', async () => {
+    const t = await startGateway();
+    expect((await t.call('GET', '/readyz')).status).toBe(200);
+    t.gw.store.writes.hooks.push(() => {
+      throw new Error('disk I/O error');
+    });
+    expect((await t.call('GET', '/readyz')).status).toBe(503);
+    t.gw.store.writes.hooks.length = 0;
+    expect((await t.call('GET', '/readyz')).status).toBe(200);
+    // A flush that never returns (the session 5 Flusher bug): commits go through, nothing is durable.
+    const wal = (t.gw.store as unknown as { wal: { sync(): Promise<void> } }).wal;
+    const sync = wal.sync;
+    wal.sync = () => new Promise(() => {});
+    const r = await t.call('GET', '/readyz');
+    expect(r.status).toBe(503);
+    expect(r.body.status).toBe('unavailable');
+    wal.sync = sync;
+    expect((await t.call('GET', '/readyz')).status).toBe(200);
+    await t.close();
+  });
+
   it('reports not ready when the store is gone', async () => {
     const t = await startGateway();
     expect((await t.call('GET', '/readyz')).status).toBe(200);

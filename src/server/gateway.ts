@@ -23,6 +23,7 @@ import { Expirer } from '../service/expirer.js';
 import { InProcessNotifier } from '../service/notifier.js';
 import { Service, type ServiceLogger } from '../service/service.js';
 import { SqliteStore } from '../store/sqlite/index.js';
+import { within } from '../util/deadline.js';
 import { buildApp } from './app.js';
 import { type DevCredentials, devReviewers, ensureDevCredentials } from './dev.js';
 import { createIdentity, type IdentityParts } from './identity.js';
@@ -57,6 +58,9 @@ export function principalGroupsFrom(directory: ReviewerDirectory, staticGroups: 
     return [...out].sort();
   };
 }
+
+/** How long `/readyz` waits for a store write to become durable before answering 503. */
+const readyWriteMs = 5_000;
 
 /** The reviewers a configuration declares, plus the demo ones in dev mode. */
 export function directoryFor(config: Config): ReviewerDirectory {
@@ -209,6 +213,12 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     audit: { log: store.audit, verifierKey: signer.verifierKey },
     ready: async () => {
       await store.nextDeadline();
+      // Reads can succeed while writes are stuck (a flush that never returns, a failing disk).
+      await within(
+        store.probeWrite(),
+        readyWriteMs,
+        `a store write did not complete within ${readyWriteMs} ms`,
+      );
       current();
     },
   });

@@ -53,6 +53,15 @@ export function runStoreContract(
       await s.close();
     });
 
+    it('probes the write path without changing anything', async () => {
+      const s = await open();
+      await s.createRequest(req('p1'), [ev('p1')]);
+      await s.probeWrite();
+      expect(await s.readEvents(0, 10)).toHaveLength(1);
+      expect((await s.listRequests({ limit: 10 })).map((r) => r.id)).toEqual(['p1']);
+      await s.close();
+    });
+
     it('refuses a duplicate id and writes none of its events', async () => {
       const s = await open();
       await s.createRequest(req('dup'), [ev('dup')]);

@@ -73,6 +73,12 @@ export interface Store {
   readonly kind: string;
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Resolves once a write that changes nothing has been committed and made durable: the write
+   * path (queue, commit, flush) is moving. Readiness checks use it, since a store can answer
+   * reads while its writes are stuck.
+   */
+  probeWrite(): Promise<void>;
 
   createRequest(request: ActionRequest, events: AuditEvent[]): Promise<void>;
   getRequest(id: string): Promise<RequestSnapshot | undefined>;

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 
 export interface OpsRoutesOptions {
   registry: Registry;
-  /** Throws when the gateway cannot serve decisions (store unreachable, no policy). */
+  /** Throws when the gateway cannot serve decisions (store unreadable or not writable, no policy). */
   ready: () => Promise<void>;
 }
 
@@ -22,7 +22,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app
     {
       schema: {
         tags: ['ops'],
-        summary: 'The gateway can decide: store reachable, policy loaded',
+        summary: 'The gateway can decide: store reads and durable writes work, policy loaded',
         response: { 200: Status, 503: Status },
       },
     },

@@ -161,6 +161,10 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
+  probeWrite(): Promise<void> {
+    return this.writes.run(() => undefined);
+  }
+
   /** Migrations already ran when the store opened, before any write could be queued. */
   async migrate(): Promise<void> {}
 
