@@ -345,7 +345,12 @@ export class Service {
     signal?: AbortSignal,
   ): Promise<ActionRequest> {
     const deadline = Date.now() + waitMs;
-    let wake: () => void = () => {};
+    // A change published while a read is in flight (after its snapshot) must not be lost: it is
+    // noted, and the next round reads again instead of waiting.
+    let changed = false;
+    let wake: () => void = () => {
+      changed = true;
+    };
     const unsubscribe = this.deps.notifier.subscribe(id, () => wake());
     const aborted = () => wake();
     signal?.addEventListener('abort', aborted, { once: true });
@@ -357,13 +362,18 @@ export class Service {
         // The expiry sweeper publishes when it expires the request; the +5 ms covers a sweep that lags.
         const untilExpiry =
           request.expiresAt === null ? left : Math.max(0, request.expiresAt - this.deps.clock.now()) + 5;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(left, untilExpiry));
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+        if (!changed)
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(left, untilExpiry));
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        changed = false;
+        wake = () => {
+          changed = true;
+        };
         request = (await this.get(id)).request;
         if (request.status === 'pending' && lifecycle.isDue(request, this.deps.clock.now())) {
           await this.expireDue();

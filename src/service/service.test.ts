@@ -1,0 +1,67 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { agent, pendingRequest } from '../../test/support/fixtures.js';
+import { ManualClock } from '../core/clock.js';
+import type { ActionRequest } from '../core/request.js';
+import type { Store } from '../store/store.js';
+import { InProcessNotifier } from './notifier.js';
+import { Service } from './service.js';
+
+const turns = async (n = 5) => {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('Service.waitForDecision', () => {
+  it('does not miss a decision published while it re-reads the request (a store with slow reads)', async () => {
+    // Only the waiting timer is faked and never advanced: a missed wake-up would wait 60 s.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const clock = new ManualClock(0);
+    const state: { request: ActionRequest } = {
+      request: pendingRequest({ anyOf: [{ groups: ['sre'], count: 1 }], denyThreshold: 1 }, { id: 'w1' }),
+    };
+    // A read that takes its snapshot at once and answers later, as over a network.
+    let gate: Promise<void> | null = null;
+    const store = {
+      async getRequest() {
+        const snap = { request: { ...state.request }, reviews: [] };
+        if (gate) await gate;
+        return snap;
+      },
+      async dueRequests() {
+        return [];
+      },
+    } as unknown as Store;
+    const notifier = new InProcessNotifier();
+    const service = new Service({
+      store,
+      clock,
+      notifier,
+      policy: () => {
+        throw new Error('not used');
+      },
+    });
+
+    let result: ActionRequest | undefined;
+    void service.waitForDecision('w1', { actor: agent }, 60_000).then((r) => {
+      result = r;
+    });
+    await turns();
+    // A wake-up that decides nothing (a first vote of two); the re-read it causes is held up…
+    let open!: () => void;
+    gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    notifier.publish('w1');
+    await turns();
+    // …and the deciding change is committed and published while that read is in flight.
+    state.request = { ...state.request, status: 'approved', decidedAt: 1, version: 2 };
+    notifier.publish('w1');
+    gate = null;
+    open();
+    await turns();
+    expect(result?.status).toBe('approved');
+  });
+});
