@@ -4,8 +4,9 @@
 // The upstream is the test fixture McpServer over Streamable HTTP in its own process; the gateway
 // runs in its own process too (bench/mcp-gateway.mjs, over the compiled dist/) with a real SQLite
 // store, so every call is a durable submit plus a recorded result. A bare HTTP relay
-// (bench/mcp-passthrough.mjs) shows what the extra hop alone costs, with no Countersign work. A second gateway keeps its store on tmpfs (when
-// /dev/shm exists) to show how much of the added latency is the disk's fsync.
+// (bench/mcp-passthrough.mjs) shows what the extra hop alone costs, with no Countersign work. A
+// second gateway keeps its store on tmpfs (when /dev/shm exists) to show how much of the added
+// latency is the disk's fsync.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';

@@ -111,6 +111,7 @@ describe('Flusher', () => {
     disk.offThread.shift()?.(null);
     await expect(next).resolves.toBeUndefined();
   });
+
   it('keeps flushing when the disk turns fast again while an off-thread flush is in flight', async () => {
     const { disk, deps } = fakeDisk(100);
     const f = new Flusher(deps, { inlineMaxMs: 1, offloadMs: 1000 });
