@@ -348,9 +348,10 @@ export class Service {
     // A change published while a read is in flight (after its snapshot) must not be lost: it is
     // noted, and the next round reads again instead of waiting.
     let changed = false;
-    let wake: () => void = () => {
+    const note = () => {
       changed = true;
     };
+    let wake: () => void = note;
     const unsubscribe = this.deps.notifier.subscribe(id, () => wake());
     const aborted = () => wake();
     signal?.addEventListener('abort', aborted, { once: true });
@@ -371,9 +372,7 @@ export class Service {
             };
           });
         changed = false;
-        wake = () => {
-          changed = true;
-        };
+        wake = note;
         request = (await this.get(id)).request;
         if (request.status === 'pending' && lifecycle.isDue(request, this.deps.clock.now())) {
           await this.expireDue();

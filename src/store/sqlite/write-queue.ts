@@ -93,10 +93,11 @@ export class WriteQueue {
     // Deferred writes are answered at commit (nobody decides anything on them); the others once
     // a flush covers them. A refused write keeps its own error whatever the flush does: it
     // changed nothing, and its caller must learn why it was refused, not that the disk failed.
-    const durable: number[] = [];
+    const durable: Array<[Op, Outcome]> = [];
     batch.forEach((op, i) => {
-      if (op.deferred) settle(op, outcomes[i] as Outcome);
-      else durable.push(i);
+      const outcome = outcomes[i] as Outcome;
+      if (op.deferred) settle(op, outcome);
+      else durable.push([op, outcome]);
     });
     if (durable.length === 0) {
       // Starting a flush here would make the next durable write wait behind it.
@@ -106,14 +107,11 @@ export class WriteQueue {
     this.clearDeferred();
     this.sync().then(
       () => {
-        for (const i of durable) settle(batch[i] as Op, outcomes[i] as Outcome);
+        for (const [op, outcome] of durable) settle(op, outcome);
       },
       (error: unknown) => {
         const failure = unavailable(error);
-        for (const i of durable) {
-          const o = outcomes[i] as Outcome;
-          (batch[i] as Op).reject(o.ok ? failure : o.value);
-        }
+        for (const [op, outcome] of durable) op.reject(outcome.ok ? failure : outcome.value);
       },
     );
   }
