@@ -77,6 +77,21 @@ describe('lifecycle', () => {
       expect(e?.code).toBe('CS_ERR_APPROVAL_EXPIRED');
     });
 
+    it('is kept for an action that started within the validity and outlasted it', () => {
+      const late = 1000 + 60_000 + 3_600_000;
+      const done = lifecycle.recordResult(approved, approved.hash, ok, late, 1000 + 60_000);
+      expect(done.status).toBe('executed');
+      expect(done.result?.at).toBe(late);
+      // Started after the window: refused, however the start is reported.
+      expect(() => lifecycle.recordResult(approved, approved.hash, ok, late, 1000 + 60_001)).toThrow(
+        /valid until/,
+      );
+      // A start later than now counts as now.
+      expect(() => lifecycle.recordResult(approved, approved.hash, ok, 1000 + 60_001, late)).toThrow(
+        /valid until/,
+      );
+    });
+
     it('happens at most once', () => {
       const done = lifecycle.recordResult(approved, approved.hash, ok, 2000);
       expect(() => lifecycle.recordResult(done, approved.hash, ok, 2001)).toThrow(/already has a result/);

@@ -69,13 +69,16 @@ export function cancel(req: ActionRequest, now: number): ActionRequest {
 
 /**
  * Records the outcome of running an allowed or approved action, at most once, only for the exact
- * action that was decided and only within its validity window.
+ * action that was decided and only if it started within its validity window. `startedAt` is when
+ * a runner inside the gateway began the action (it checked `mayExecute` then), so a call that
+ * outlasts the window is still recorded; without it the result must arrive within the window.
  */
 export function recordResult(
   req: ActionRequest,
   hash: string,
   result: Omit<ExecutionResult, 'at'>,
   now: number,
+  startedAt = now,
 ): ActionRequest {
   if (req.status === 'executed' || req.status === 'failed') {
     throw new CountersignError('CS_ERR_RESULT_RECORDED', `request ${req.id} already has a result`);
@@ -92,7 +95,7 @@ export function recordResult(
       `the result names action hash ${hash.slice(0, 12)}, but request ${req.id} was decided for ${req.hash.slice(0, 12)}`,
     );
   }
-  if (req.validUntil !== null && now > req.validUntil) {
+  if (req.validUntil !== null && Math.min(startedAt, now) > req.validUntil) {
     throw new CountersignError(
       'CS_ERR_APPROVAL_EXPIRED',
       `request ${req.id} was valid until ${new Date(req.validUntil).toISOString()}`,

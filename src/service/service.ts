@@ -264,10 +264,15 @@ export class Service {
     return request;
   }
 
+  /**
+   * `result.startedAt` is for runners inside this process (the MCP gateway), which checked the
+   * validity window themselves when they started; an agent's own report (the HTTP API) never
+   * carries it and must arrive within the window.
+   */
   async recordResult(
     id: string,
     actor: Actor,
-    result: { outcome: 'succeeded' | 'failed'; detail: string; hash: string },
+    result: { outcome: 'succeeded' | 'failed'; detail: string; hash: string; startedAt?: number },
     options?: WriteOptions,
   ): Promise<ActionRequest> {
     // The snapshot the change produced goes to the channels, as for a vote: reading it back
@@ -283,13 +288,19 @@ export class Service {
           result.hash,
           { outcome: result.outcome, detail: result.detail },
           now,
+          result.startedAt,
         );
         const event: AuditEvent = {
           kind: next.status === 'executed' ? 'request.executed' : 'request.failed',
           at: now,
           requestId: id,
           subject: actorSubject(actor),
-          details: { hash: result.hash, outcome: result.outcome, detail: result.detail },
+          details: {
+            hash: result.hash,
+            outcome: result.outcome,
+            detail: result.detail,
+            ...(result.startedAt === undefined ? {} : { startedAt: result.startedAt }),
+          },
         };
         return { mutation: { request: next, events: [event] }, value: { request: next, reviews } };
       },

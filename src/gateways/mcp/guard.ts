@@ -203,7 +203,10 @@ export class Guard {
       const r = fresh ? request : (await this.o.service.get(request.id)).request;
       const params = r.action.params;
       const hash = actionHash({ type: r.action.type, resource: r.action.resource, params });
-      if (!mayExecute(r, hash, this.o.service.clock.now())) {
+      // The validity window is checked here, when the call starts; the result is recorded against
+      // this time, so a call that outlasts the window still gets its record.
+      const startedAt = this.o.service.clock.now();
+      if (!mayExecute(r, hash, startedAt)) {
         const runOut = r.status === 'executed' || r.status === 'failed';
         return {
           kind: 'refused',
@@ -215,13 +218,20 @@ export class Guard {
       try {
         value = await runner.run(r, params);
       } catch (error) {
-        await this.record(r, { outcome: 'failed', detail: `upstream error: ${describe(error)}` }, hash);
+        await this.record(
+          r,
+          { outcome: 'failed', detail: `upstream error: ${describe(error)}` },
+          hash,
+          startedAt,
+        );
         throw error;
       }
       // The result goes back at once; the claim on the request is held until the result is
       // committed, so no second caller can run it in between (see docs/decisions/0009-mcp-gateway.md).
       release = false;
-      this.recorded = this.record(r, runner.summarize(value), hash).finally(() => this.running.delete(r.id));
+      this.recorded = this.record(r, runner.summarize(value), hash, startedAt).finally(() =>
+        this.running.delete(r.id),
+      );
       this.o.recall.forget(r.requester.id, r.hash, r.id);
       return { kind: 'ran', value, request: r };
     } finally {
@@ -237,12 +247,13 @@ export class Guard {
     r: ActionRequest,
     result: { outcome: 'succeeded' | 'failed'; detail: string },
     hash: string,
+    startedAt: number,
   ): Promise<void> {
     // Deferred durability: the agent already has the result, and a durable commit here would make
     // the agent's next call wait for two disk flushes instead of one (decision 0009).
     const deferred = { deferDurability: true };
     await this.o.service
-      .recordResult(r.id, r.requester, { ...result, hash }, deferred)
+      .recordResult(r.id, r.requester, { ...result, hash, startedAt }, deferred)
       .catch((error: unknown) => {
         this.o.logger.warn({ err: describe(error), request: r.id }, 'could not record the MCP call result');
       });

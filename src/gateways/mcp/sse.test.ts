@@ -83,7 +83,9 @@ const line = fc.oneof(
 );
 const stream = fc.oneof(
   fc.array(piece, { maxLength: 60 }).map((p) => p.join('')),
-  fc.tuple(fc.constantFrom('', '\ufeff'), fc.array(line, { maxLength: 20 })).map(([bom, l]) => bom + l.join('')),
+  fc
+    .tuple(fc.constantFrom('', '\ufeff'), fc.array(line, { maxLength: 20 }))
+    .map(([bom, l]) => bom + l.join('')),
 );
 
 /** Cuts `text` at the given positions. */
