@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { configDigest } from '../src/config/record.js';
 import { secretEnv, secretEverywhere } from '../src/config/testing.js';
 import type { Gateway } from '../src/server/gateway.js';
+import { SqliteStore } from '../src/store/sqlite/index.js';
 import { FakeSlack } from './fakes/slack.js';
 import { TestEnv } from './helpers/gateway.js';
 
@@ -33,6 +34,21 @@ describe('config.loaded in the audit log', () => {
       summary: { store: { driver: 'sqlite', durability: 'os' }, channels: { slack: null, webhooks: [] } },
     });
     expect(loaded!.details.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('is committed together with the starting policy, so a crash cannot keep one without the other', async () => {
+    env = new TestEnv();
+    const appends = vi.spyOn(SqliteStore.prototype, 'appendEvents');
+    try {
+      await env.gateway({ store: { durability: 'os' }, webhooks: { endpoints: [] } });
+      const withConfig = appends.mock.calls.filter(([events]) =>
+        events.some((e) => e.kind === 'config.loaded'),
+      );
+      expect(withConfig).toHaveLength(1);
+      expect(withConfig[0]![0].map((e) => e.kind)).toEqual(['config.loaded', 'policy.loaded']);
+    } finally {
+      appends.mockRestore();
+    }
   });
 
   it('each start writes one; the digest is stable, and changes with a setting', async () => {

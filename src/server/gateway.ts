@@ -183,8 +183,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     },
     policy,
   );
-  // Every configuration a gateway runs on is an entry, secrets removed (docs/audit.md); then the
-  // policy it starts with.
+  // Every configuration a gateway runs on is an entry, secrets removed (docs/audit.md), followed
+  // by the policy it starts with: one commit, so the log never holds one without the other.
   await store.appendEvents([
     {
       kind: 'config.loaded',
@@ -193,8 +193,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       subject: { type: 'system', id: 'countersign' },
       details: configLoadedDetails(config),
     },
+    reloader.startupEvent(),
   ]);
-  await reloader.announce();
   const signer = logSigner(
     key.privateKey,
     clock,

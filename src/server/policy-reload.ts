@@ -45,9 +45,9 @@ export class PolicyReloader {
     return this.policy;
   }
 
-  /** Records the policy the gateway started with. */
-  async announce(trigger: ReloadTrigger = 'startup'): Promise<void> {
-    await this.deps.appendEvents([this.event(trigger, null)]);
+  /** The entry that records the policy the gateway started with; the caller appends it. */
+  startupEvent(): AuditEvent {
+    return this.event('startup', null);
   }
 
   /** Re-reads the files; reloads run one at a time, in order. */
