@@ -15,10 +15,16 @@ const what = (r: ActionRequest) => {
   return `the request for prompt '${target}'`;
 };
 
+/** Ends `text` with one full stop: policy messages often bring their own. */
+export function sentence(text: string): string {
+  const trimmed = text.trimEnd();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
 export function deniedText(r: ActionRequest): string {
   return (
     `Refused by Countersign (request ${r.id}): ${what(r)} was denied by policy. ` +
-    `Reason: ${r.policy.reason}. Nothing was run. Do not retry this call or work around it; ` +
+    `Reason: ${sentence(r.policy.reason)} Nothing was run. Do not retry this call or work around it; ` +
     'tell the user it was refused and why.'
   );
 }
@@ -75,7 +81,7 @@ export function notRunnableText(r: ActionRequest): string {
 }
 
 export function refusedByGatewayText(why: string): string {
-  return `Refused by Countersign: ${why}. Nothing was run. Do not retry this call.`;
+  return `Refused by Countersign: ${sentence(why)} Nothing was run. Do not retry this call.`;
 }
 
 export function progressText(r: ActionRequest): string {
