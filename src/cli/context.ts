@@ -13,10 +13,13 @@ export interface ClientFlags {
   token?: string;
 }
 
-/** `--config FILE`, else `./countersign.yaml` when present, else the embedded defaults. */
-export function resolveConfig(opts: ConfigOption): Config {
+/**
+ * `--config FILE`, else `./countersign.yaml` when present, else the embedded defaults. Only
+ * `serve` resolves the MCP upstreams' secrets (see LoadOptions).
+ */
+export function resolveConfig(opts: ConfigOption, serving = false): Config {
   const file = opts.config ?? (existsSync('countersign.yaml') ? 'countersign.yaml' : null);
-  return loadConfig(file);
+  return loadConfig(file, process.env, process.cwd(), { serving });
 }
 
 export function clientFrom(flags: ClientFlags): CountersignClient {

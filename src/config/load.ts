@@ -72,7 +72,7 @@ function rel(base: string, p: string): string {
 
 function mcpSection(
   raw: Parameters<typeof resolveMcpConfig>[0],
-  env: NodeJS.ProcessEnv,
+  env: NodeJS.ProcessEnv | null,
   base: string,
   label: string,
 ) {
@@ -88,11 +88,20 @@ function mcpSection(
   }
 }
 
+export interface LoadOptions {
+  /**
+   * False for operator commands, which never start an MCP upstream: its `${VAR}` secrets are then
+   * not needed (and left unexpanded) and its working directories are not checked. Default true.
+   */
+  serving?: boolean;
+}
+
 /** Loads a configuration file (or the embedded defaults when `file` is null) with env overrides. */
 export function loadConfig(
   file: string | null,
   env: NodeJS.ProcessEnv = process.env,
   cwd = process.cwd(),
+  options: LoadOptions = {},
 ): Config {
   let text = '{}';
   if (file) {
@@ -155,7 +164,7 @@ export function loadConfig(
     reviewers: (c.reviewers ?? []).map((r) => ({ ...r, name: r.name ?? r.email })),
     identity,
     dev: c.dev ?? file === null,
-    mcp: c.mcp ? mcpSection(c.mcp, env, base, label) : null,
+    mcp: c.mcp ? mcpSection(c.mcp, options.serving === false ? null : env, base, label) : null,
     slack: c.slack ?? null,
     webhooks: c.webhooks ?? null,
   };

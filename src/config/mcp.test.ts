@@ -1,6 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadPolicy } from '../policy/load.js';
@@ -46,6 +46,31 @@ describe('mcp configuration', () => {
     );
     expect(() => loadConfig(file, {})).toThrow(/NOT_SET_ANYWHERE/);
     expect(() => loadConfig(file, {})).not.toThrow(/visible-secret/);
+  });
+
+  it('operator commands load it without the upstream secrets, leaving references unexpanded', () => {
+    const file = configWith(
+      `mcp:\n  upstreams:\n    s: { command: srv, env: { A: "x-${ref('NOT_SET_ANYWHERE')}" } }\n`,
+    );
+    const config = loadConfig(file, {}, process.cwd(), { serving: false });
+    expect(config.mcp?.upstreams.s).toMatchObject({
+      kind: 'stdio',
+      env: { A: `x-${ref('NOT_SET_ANYWHERE')}` },
+    });
+    expect(() => loadConfig(file, {}, process.cwd(), { serving: true })).toThrow(/NOT_SET_ANYWHERE/);
+  });
+
+  it('names a working directory that does not exist, instead of failing every spawn later', () => {
+    const file = configWith('mcp:\n  upstreams:\n    s: { command: npx, cwd: ./servers }\n');
+    const missing = join(dirname(file), 'servers');
+    expect(() => loadConfig(file, {})).toThrow(
+      `mcp.upstreams.s.cwd: the working directory ${missing} does not exist or is not a directory; create it or fix cwd`,
+    );
+    expect(loadConfig(file, {}, process.cwd(), { serving: false }).mcp?.upstreams.s).toMatchObject({
+      cwd: missing,
+    });
+    mkdirSync(missing);
+    expect(loadConfig(file, {}).mcp?.upstreams.s).toMatchObject({ cwd: missing });
   });
 
   it('rejects an upstream with both or neither of command and url, and bad names', () => {

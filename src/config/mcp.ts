@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 
 const Duration = Type.String({
@@ -94,12 +95,15 @@ export interface McpConfig {
 
 /**
  * `${NAME}` reads the gateway's environment, so secrets need not be written into the file.
- * A missing variable is a configuration error that names the variable, never a value.
+ * A missing variable is a configuration error that names the variable, never a value. Without
+ * `env` (operator commands, which never start an upstream) references stay as written, so
+ * issuing a token does not need the upstreams' secrets in the operator's shell.
  */
-function expand(values: Record<string, string> | undefined, env: NodeJS.ProcessEnv, where: string) {
+function expand(values: Record<string, string> | undefined, env: NodeJS.ProcessEnv | null, where: string) {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(values ?? {})) {
-    out[key] = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    out[key] = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (reference, name: string) => {
+      if (env === null) return reference;
       const found = env[name];
       if (found === undefined)
         throw new Error(
@@ -111,11 +115,28 @@ function expand(values: Record<string, string> | undefined, env: NodeJS.ProcessE
   return out;
 }
 
+/** A missing working directory would surface as "spawn npx ENOENT", which reads as npx missing. */
+function directory(path: string, where: string): string {
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch {}
+  if (!isDirectory)
+    throw new Error(
+      `${where}: the working directory ${path} does not exist or is not a directory; create it or fix cwd`,
+    );
+  return path;
+}
+
 const upstreamName = /^[A-Za-z0-9_-]{1,64}$/;
 
+/**
+ * `env` is null for operator commands: they never start an upstream, so `${VAR}` references are
+ * left unexpanded and working directories unchecked.
+ */
 export function resolveMcpConfig(
   raw: McpConfigFileT,
-  env: NodeJS.ProcessEnv,
+  env: NodeJS.ProcessEnv | null,
   rel: (p: string) => string,
   ms: (d: string) => number,
 ): McpConfig {
@@ -134,7 +155,7 @@ export function resolveMcpConfig(
             command: u.command,
             args: u.args ?? [],
             env: expand(u.env, env, `${where}.env`),
-            cwd: u.cwd ? rel(u.cwd) : null,
+            cwd: u.cwd ? (env === null ? rel(u.cwd) : directory(rel(u.cwd), `${where}.cwd`)) : null,
           }
         : { kind: 'http', url: u.url, headers: expand(u.headers, env, `${where}.headers`) };
   }

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
 import { Upstream } from './upstream.js';
 
 const logger = { info() {}, warn() {}, debug() {} };
@@ -32,5 +33,46 @@ describe('Upstream.redact', () => {
     expect(text).not.toContain('k-123456');
     expect(text).not.toContain('tok-abcdef');
     expect(u.redact('Bearer token tok-abcdef rejected')).toBe('Bearer token [redacted] rejected');
+  });
+});
+
+describe('Upstream logs', () => {
+  it('reports a server that cannot be started once per attempt, as "cannot connect"', async () => {
+    const lines: string[] = [];
+    const u = new Upstream({
+      name: 'u',
+      config: { kind: 'stdio', command: '/nonexistent/countersign-test/srv', args: [], env: {}, cwd: null },
+      logger: { info() {}, debug() {}, warn: (_o, msg) => lines.push(msg) },
+      version: '0',
+      onListChanged() {},
+    });
+    try {
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        await expect(u.connected()).rejects.toThrow(/could not be started or reached/);
+        expect(lines).toEqual(Array(attempt).fill('cannot connect to the MCP upstream'));
+      }
+    } finally {
+      await u.close();
+    }
+  });
+
+  it('reports a connection that was open and then lost as "closed"', async () => {
+    const lines: string[] = [];
+    const fixture = fileURLToPath(new URL('../../../test/mcp/fixture-server.mjs', import.meta.url));
+    const u = new Upstream({
+      name: 'u',
+      config: { kind: 'stdio', command: process.execPath, args: [fixture], env: {}, cwd: null },
+      logger: { info() {}, debug() {}, warn: (_o, msg) => lines.push(msg) },
+      version: '0',
+      onListChanged() {},
+    });
+    try {
+      const client = await u.connected();
+      await client.callTool({ name: 'crash', arguments: {} }).catch(() => {});
+      await vi.waitFor(() => expect(lines).toContain('the MCP upstream connection closed'));
+      expect(lines).not.toContain('cannot connect to the MCP upstream');
+    } finally {
+      await u.close();
+    }
   });
 });

@@ -122,7 +122,10 @@ export class Upstream {
     const generation = ++this.generation;
     const client = new Client({ name: 'countersign-gateway', version: this.options.version });
     client.onclose = () => this.lost(generation);
-    client.onerror = (error) => this.connectionError(error);
+    // A failed start is logged once, below, as "cannot connect"; errors count once connected.
+    client.onerror = (error) => {
+      if (this.client === client) this.connectionError(error);
+    };
     for (const [schema, what] of [
       [ToolListChangedNotificationSchema, 'tools'],
       [ResourceListChangedNotificationSchema, 'resources'],
@@ -184,9 +187,11 @@ export class Upstream {
   /** The connection ended: in-flight calls fail (the SDK rejects them); a stdio process is restarted. */
   private lost(generation: number): void {
     if (generation !== this.generation) return;
+    // A connection that never opened is reported once, by connect, as "cannot connect".
+    const wasOpen = this.client !== null;
     this.client = null;
     if (this.closed) return;
-    this.options.logger.warn({ upstream: this.name }, 'the MCP upstream connection closed');
+    if (wasOpen) this.options.logger.warn({ upstream: this.name }, 'the MCP upstream connection closed');
     if (this.options.config.kind === 'stdio') this.scheduleRestart();
     else this.relist = true;
   }
