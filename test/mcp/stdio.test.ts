@@ -16,15 +16,46 @@ import {
 
 const cli = ['--import', 'tsx', `${repoRoot}src/cli/main.ts`, 'mcp', '--server', 'fixture'];
 
-/** The agent side: launches `countersign mcp --server fixture` as its MCP server, like Claude Desktop would. */
-async function stdioClient(t: TestGateway, token: string | undefined): Promise<Client> {
+/** `countersign mcp --server fixture` as an agent launches it; what it writes on stderr lands in `stderr`. */
+function bridgeTransport(t: TestGateway, token: string | undefined, stderr: string[]): StdioClientTransport {
   const env: Record<string, string> = { ...getDefaultEnvironment(), COUNTERSIGN_URL: t.url };
   if (token) env.COUNTERSIGN_TOKEN = token;
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: cli,
+    env,
+    cwd: repoRoot,
+    stderr: 'pipe',
+  });
+  transport.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
+  return transport;
+}
+
+/** The agent side: launches the bridge as its MCP server, like Claude Desktop would. */
+async function stdioClient(
+  t: TestGateway,
+  token: string | undefined,
+  stderr: string[] = [],
+): Promise<Client> {
   const client = new Client({ name: 'stdio-agent', version: '1.0.0' });
-  await client.connect(
-    new StdioClientTransport({ command: process.execPath, args: cli, env, cwd: repoRoot, stderr: 'pipe' }),
-  );
+  await client.connect(bridgeTransport(t, token, stderr));
   return client;
+}
+
+/** Resolves once the process has exited, so everything it wrote on stderr has been read. */
+function exited(pid: number | null): Promise<void> {
+  return new Promise((resolve) => {
+    const poll = () => {
+      try {
+        if (pid === null) throw new Error('no process');
+        process.kill(pid, 0);
+        setTimeout(poll, 20);
+      } catch {
+        resolve();
+      }
+    };
+    poll();
+  });
 }
 
 describe('MCP gateway over stdio: `countersign mcp --server NAME` as a separate process', () => {
@@ -90,7 +121,27 @@ describe('MCP gateway over stdio: `countersign mcp --server NAME` as a separate 
   });
 
   it('with an invalid key, every request fails with an error saying to fix COUNTERSIGN_TOKEN', async () => {
-    await expect(stdioClient(t, 'csk_nope_nope')).rejects.toThrow(/COUNTERSIGN_TOKEN/);
+    const stderr: string[] = [];
+    const transport = bridgeTransport(t, 'csk_nope_nope', stderr);
+    const client = new Client({ name: 'stdio-agent', version: '1.0.0' });
+    await expect(client.connect(transport)).rejects.toThrow(/COUNTERSIGN_TOKEN/);
+    const pid = transport.pid;
+    await client.close();
+    await exited(pid);
+    // Told once for the failed request, not a second time by the transport.
+    expect(stderr.join('').match(/refused the agent key/g)).toHaveLength(1);
+  });
+
+  it('a session that ends normally leaves stderr empty', async () => {
+    const stderr: string[] = [];
+    const transport = bridgeTransport(t, t.agentKey, stderr);
+    const own = new Client({ name: 'stdio-agent', version: '1.0.0' });
+    await own.connect(transport);
+    expect(textOf(await own.callTool({ name: 'echo', arguments: { text: 'quiet' } }))).toContain('quiet');
+    const pid = transport.pid;
+    await own.close();
+    await exited(pid);
+    expect(stderr.join('')).toBe('');
   });
 
   it('without any key, the command exits with a usage error', async () => {

@@ -58,6 +58,10 @@ class Bridge {
   private reopening: Promise<void> | null = null;
   private reopenCount = 0;
   private readonly log: (line: string) => void;
+  /** Errors already reported by the request they failed; the transport reports them too. */
+  private readonly reported = new WeakSet<object>();
+  /** Set once the agent has closed stdin: aborting the event stream then is no problem. */
+  private closing = false;
 
   constructor(private readonly o: BridgeOptions) {
     this.log = o.log ?? (() => {});
@@ -83,6 +87,7 @@ class Bridge {
     await this.local.start();
     const closed = new Promise<void>((resolve) => {
       this.local.onclose = () => {
+        this.closing = true;
         void this.remote
           .terminateSession()
           .catch(() => {})
@@ -102,9 +107,13 @@ class Bridge {
       },
     );
     remote.onmessage = (m) => this.fromGateway(remote, m);
-    remote.onerror = (error) => {
-      if (!isSessionLost(error)) this.log(`countersign mcp: ${bridgeErrorText(error, this.o.server)}`);
-    };
+    // The transport reports a failed POST here and also rejects the send, which fromAgent
+    // reports; waiting a turn lets that report win, so each problem is told once.
+    remote.onerror = (error) =>
+      setImmediate(() => {
+        if (this.closing || this.reported.has(error) || isSessionLost(error)) return;
+        this.log(`countersign mcp: ${bridgeErrorText(error, this.o.server)}`);
+      });
     return remote;
   }
 
@@ -117,6 +126,7 @@ class Bridge {
       await this.reopening;
       await this.sendOrReopen(message);
     } catch (error) {
+      if (typeof error === 'object' && error !== null) this.reported.add(error);
       const text = bridgeErrorText(error, this.o.server);
       this.log(`countersign mcp: ${text}`);
       if (isJSONRPCRequest(message))
