@@ -5,6 +5,7 @@ export const eventKinds = [
   'request.submitted',
   'request.notified',
   'review.cast',
+  'review.refused',
   'request.approved',
   'request.rejected',
   'request.expired',

@@ -51,6 +51,17 @@ const reviewerSubject = (r: Reviewer): EventSubject => ({ type: 'reviewer', id: 
 const system: EventSubject = { type: 'system', id: 'countersign' };
 
 /**
+ * Votes refused for who the reviewer is, recorded as `review.refused`: an attempt to approve one's
+ * own request, to approve from outside the approver groups, or to count twice. A vote that only
+ * came late (the request was already decided) or needs a fresher login is not.
+ */
+const recordedRefusals = new Set<string>([
+  'CS_ERR_SELF_APPROVAL',
+  'CS_ERR_NOT_ELIGIBLE',
+  'CS_ERR_ALREADY_VOTED',
+]);
+
+/**
  * The one place that changes state. Every change is a compare-and-set in the store, written in
  * the same transaction as the audit events that record it; waiters and channels hear of it only
  * after it is committed.
@@ -213,7 +224,29 @@ export class Service {
           }),
         };
       }
-      const { review, outcome } = checkVote(request, reviews, { reviewer, vote, comment, via }, now);
+      let checked: ReturnType<typeof checkVote>;
+      try {
+        checked = checkVote(request, reviews, { reviewer, vote, comment, via }, now);
+      } catch (error) {
+        if (!isCountersignError(error) || !recordedRefusals.has(error.code)) throw error;
+        // Separation of duties is evidence only if its refusals are on record too.
+        const refused: AuditEvent = {
+          kind: 'review.refused',
+          at: now,
+          requestId: id,
+          subject: reviewerSubject(reviewer),
+          details: {
+            code: error.code,
+            reason: error.message,
+            vote,
+            email: reviewer.email,
+            via,
+            hash: request.hash,
+          },
+        };
+        return { mutation: { events: [refused] }, error };
+      }
+      const { review, outcome } = checked;
       const events: AuditEvent[] = [
         {
           kind: 'review.cast',

@@ -131,6 +131,24 @@ export function runStoreContract(
       await s.close();
     });
 
+    it('writes events alone, leaving the request as it was (a refused vote on record)', async () => {
+      const s = await open();
+      await s.createRequest(req('r1'), [ev('r1')]);
+      const before = await s.getRequest('r1');
+      await expect(
+        s.mutate('r1', () => ({
+          mutation: { events: [ev('r1', 'review.refused')] },
+          error: new CountersignError('CS_ERR_SELF_APPROVAL', 'own request'),
+        })),
+      ).rejects.toMatchObject({ code: 'CS_ERR_SELF_APPROVAL' });
+      expect(await s.getRequest('r1')).toEqual(before);
+      expect((await s.eventsForRequest('r1')).map((e) => e.kind)).toEqual([
+        'request.submitted',
+        'review.refused',
+      ]);
+      await s.close();
+    });
+
     it('lets exactly one of many racing transitions win', async () => {
       const s = await open();
       await s.createRequest(req('race'), [ev('race')]);

@@ -9,7 +9,8 @@ export interface RequestSnapshot {
 
 /** What one atomic change writes: the new request state, an optional vote, and its audit events. */
 export interface Mutation {
-  request: ActionRequest;
+  /** The request as changed; absent when only events are written (a refused vote changes nothing). */
+  request?: ActionRequest;
   review?: Review;
   events: AuditEvent[];
 }

@@ -203,4 +203,12 @@ describe('exporters', () => {
     expect(o.unmapped).toMatchObject({ index: 7, leafHash: r.leafHash });
     expect(syslogMessage(r, 'h').startsWith('<110>1 ')).toBe(true);
   });
+
+  it('OCSF reports refusals (a refused vote, a refused login) as failures', () => {
+    const status = (kind: AuditEvent['kind']) =>
+      ocsfApiActivity(toRecord({ index: 0, entry: canonicalJson({ ...event(0), kind }) })).status_id;
+    expect(status('review.refused')).toBe(2);
+    expect(status('reviewer.login_refused')).toBe(2);
+    expect(status('review.cast')).toBe(1);
+  });
 });

@@ -10,7 +10,14 @@ const activity: Record<string, { id: number; name: string }> = {
   'request.notified': { id: 2, name: 'Read' },
 };
 
-const refused = new Set(['request.rejected', 'request.expired', 'request.failed', 'request.cancelled']);
+const refused = new Set([
+  'request.rejected',
+  'request.expired',
+  'request.failed',
+  'request.cancelled',
+  'review.refused',
+  'reviewer.login_refused',
+]);
 
 export function ocsfApiActivity(r: ExportRecord, productVersion = '0.1.0'): Record<string, unknown> {
   const e = r.event;

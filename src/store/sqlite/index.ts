@@ -244,12 +244,14 @@ export class SqliteStore implements Store {
         const d = decide(snap);
         if (d.mutation) {
           const { request, review, events } = d.mutation;
-          const changed = this.stmt.updateRequest.run({
-            ...this.requestRow(request),
-            prev: snap.request.version,
-          });
-          if (changed.changes !== 1)
-            throw new CountersignError('CS_ERR_ILLEGAL_TRANSITION', `request ${id} changed concurrently`);
+          if (request) {
+            const changed = this.stmt.updateRequest.run({
+              ...this.requestRow(request),
+              prev: snap.request.version,
+            });
+            if (changed.changes !== 1)
+              throw new CountersignError('CS_ERR_ILLEGAL_TRANSITION', `request ${id} changed concurrently`);
+          }
           if (review) this.stmt.insertReview.run(id, review.reviewerId, review.at, JSON.stringify(review));
           this.appendSync(events);
         }
