@@ -57,6 +57,21 @@ describe('countersign policy', () => {
     expect(JSON.parse(json.out)).toMatchObject({ ok: true, files: platform });
   });
 
+  it('check: a folder glob that picks up the test file checks the policy and skips the test file', async () => {
+    const test = 'examples/policies/platform/platform.test.yaml';
+    const r = await cli(['policy', 'check', ...platform, test]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^ok: \d+ rules in 6 file\(s\)/);
+    expect(r.err).toContain(
+      `note: skipped ${test}, a policy test file; run it with \`countersign policy test ${test}\``,
+    );
+    const json = await cli(['policy', 'check', '--json', ...platform, test]);
+    expect(JSON.parse(json.out)).toMatchObject({ ok: true, files: platform, skipped: [test] });
+    const only = await cli(['policy', 'check', test]);
+    expect(only.code).toBe(2);
+    expect(only.err).toContain('every file given is a policy test file');
+  });
+
   it('test: exit 0 when every case passes, 1 when one fails', async () => {
     const pass = await cli(['policy', 'test', 'examples/policies/platform/platform.test.yaml']);
     expect(pass.code).toBe(0);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { parse } from 'yaml';
 import type { Json } from '../../core/action.js';
 import type { Actor } from '../../core/identity.js';
 import { loadPolicy } from '../../policy/load.js';
@@ -26,13 +27,32 @@ function jsonArg(flag: string, value: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+/** A policy test file (top-level `cases:`), as a folder glob like `policies/*.yaml` picks up. */
+function isTestFile(file: string): boolean {
+  try {
+    const doc: unknown = parse(readFileSync(file, 'utf8'));
+    return typeof doc === 'object' && doc !== null && !Array.isArray(doc) && 'cases' in doc;
+  } catch {
+    // Unreadable or not YAML: loading it as a policy reports that with file and line.
+    return false;
+  }
+}
+
 function check(files: string[], opts: { json?: boolean }): void {
-  const policy = loadPolicy(files);
+  const skipped = files.filter(isTestFile);
+  const policyFiles = files.filter((f) => !skipped.includes(f));
+  for (const f of skipped)
+    process.stderr.write(
+      `note: skipped ${f}, a policy test file; run it with \`countersign policy test ${f}\`\n`,
+    );
+  if (policyFiles.length === 0)
+    throw new UsageError('no policy files to check: every file given is a policy test file');
+  const policy = loadPolicy(policyFiles);
   const rules = policy.compiled.rules.length;
-  if (opts.json) printJson({ ok: true, version: policy.version, files: policy.sources, rules });
+  if (opts.json) printJson({ ok: true, version: policy.version, files: policy.sources, rules, skipped });
   else
     process.stdout.write(
-      `ok: ${rules} rules in ${files.length} file(s), version ${policy.version.slice(0, 12)}\n`,
+      `ok: ${rules} rules in ${policyFiles.length} file(s), version ${policy.version.slice(0, 12)}\n`,
     );
 }
 
@@ -129,7 +149,7 @@ export function policyCommands(program: Command): void {
   policy
     .command('check')
     .description('validate policy files; errors name file:line:column and what to do (exit 2 when invalid)')
-    .argument('<files...>', 'policy files, read as one policy')
+    .argument('<files...>', 'policy files, read as one policy; policy test files among them are skipped')
     .option('--json', 'print the result as JSON')
     .action((files: string[], opts: { json?: boolean }) => check(files, opts));
   policy
