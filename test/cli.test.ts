@@ -54,20 +54,28 @@ describe('countersign CLI', () => {
     expect(self.err).toContain('Self-approval refused');
     expect(self.err).toContain('hint:');
 
-    expect((await cli(['review', 'approve', id, '-m', 'ok'], env(t.reviewers.alice))).code).toBe(0);
+    const first = await cli(['review', 'approve', id, '-m', 'ok'], env(t.reviewers.alice));
+    expect(first.code).toBe(0);
+    expect(first.out).toContain(
+      `approved by you; request ${id} is now pending (quorum 1/2 of sre|security-leads)`,
+    );
     const second = await cli(['review', 'approve', id], env(t.reviewers.bob));
-    expect(second.out).toContain('is now approved');
+    expect(second.out).toContain(`request ${id} is now approved (quorum 2/2 of sre|security-leads)`);
 
     const show = await cli(['requests', 'show', id], env(t.reviewers.alice));
     expect(show.code).toBe(0);
     for (const text of [
       'status      approved',
       'request.submitted',
+      'review.refused',
       'review.cast',
       'request.approved',
       'alice@example.com',
     ])
       expect(show.out).toContain(text);
+    // One column per field, whatever the number of digits in the entry indexes.
+    const trail = show.out.split('audit trail\n')[1]!.trimEnd().split('\n');
+    expect(new Set(trail.map((line) => line.search(/\d{4}-\d\d-\d\dT/))).size).toBe(1);
 
     const json = JSON.parse((await cli(['requests', 'show', id, '--json'], env(t.agent))).out);
     expect(json.events.map((e: any) => e.kind)).toContain('request.approved');

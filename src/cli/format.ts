@@ -1,7 +1,7 @@
 import type { ActionRequestView, AuditEventView } from '../sdk/client.js';
 import { table } from './output.js';
 
-function quorum(v: ActionRequestView): string {
+export function quorum(v: ActionRequestView): string {
   if (!v.quorum) return '-';
   return v.quorum.anyOf.map((c) => `${c.have}/${c.count} of ${c.groups.join('|')}`).join(' OR ');
 }
@@ -42,8 +42,11 @@ export function requestDetail(v: ActionRequestView, events: AuditEventView[] = [
   }
   if (events.length) {
     lines.push('', 'audit trail');
+    const width = Math.max(...events.map((e) => String(e.index).length));
     for (const e of events)
-      lines.push(`  #${e.index}  ${e.at}  ${e.kind.padEnd(18)}  ${e.subject.type}:${e.subject.id}`);
+      lines.push(
+        `  #${String(e.index).padEnd(width)}  ${e.at}  ${e.kind.padEnd(18)}  ${e.subject.type}:${e.subject.id}`,
+      );
   }
   return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { type ClientFlags, clientFrom, clientHelp } from '../context.js';
-import { requestDetail, requestTable } from '../format.js';
+import { quorum, requestDetail, requestTable } from '../format.js';
 import { printJson, UsageError } from '../output.js';
 
 /** Commands a reviewer runs with a reviewer token, and read access to requests. */
@@ -29,7 +29,7 @@ export function reviewCommands(program: Command): void {
         if (opts.json) printJson(view);
         else
           process.stdout.write(
-            `${vote === 'approve' ? 'approved' : 'denied'} by you; request ${view.id} is now ${view.status}\n`,
+            `${vote === 'approve' ? 'approved' : 'denied'} by you; request ${view.id} is now ${view.status} (quorum ${quorum(view)})\n`,
           );
       });
   }
