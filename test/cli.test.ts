@@ -164,6 +164,65 @@ describe('countersign CLI', () => {
     expect((await t.call('GET', '/v1/whoami', token)).status).toBe(401);
   });
 
+  it('attack: revoking by a pasted whole key works and never echoes its secret; the other kind is refused', async () => {
+    const made = await cli([
+      'actors',
+      'create',
+      '--name',
+      'leaky',
+      '--owner',
+      'erin@example.com',
+      '--json',
+      '--config',
+      t.configFile,
+    ]);
+    const { id, token } = JSON.parse(made.out) as { id: string; token: string };
+    const secret = token.split('.')[1] as string;
+    const wrongKind = await cli(['reviewers', 'revoke', token, '--config', t.configFile]);
+    expect(wrongKind.code).toBe(5);
+    expect(wrongKind.err).toContain(`${id} is an agent key; revoke it with \`countersign actors revoke\``);
+    expect((await t.call('GET', '/v1/whoami', token)).status).toBe(200);
+    const revoked = await cli(['actors', 'revoke', token, '--config', t.configFile]);
+    expect(revoked.code).toBe(0);
+    expect(revoked.out).toBe(`revoked ${id}\n`);
+    expect((await t.call('GET', '/v1/whoami', token)).status).toBe(401);
+    const again = await cli(['actors', 'revoke', token, '--config', t.configFile]);
+    expect(again.out).toMatch(new RegExp(`^${id} was already revoked at \\d{4}-`));
+    const unknown = await cli([
+      'actors',
+      'revoke',
+      `csk_${'0'.repeat(26)}.${secret}`,
+      '--config',
+      t.configFile,
+    ]);
+    expect(unknown.code).toBe(5);
+    for (const r of [wrongKind, revoked, again, unknown]) expect(r.out + r.err).not.toContain(secret);
+  });
+
+  it('refuses an agent key without a name or owner, and a credential that expires at once', async () => {
+    const base = ['actors', 'create', '--config', t.configFile];
+    const noName = await cli([...base, '--name', ' ', '--owner', 'erin@example.com']);
+    expect(noName.code).toBe(2);
+    expect(noName.err).toContain('--name must not be empty');
+    const noOwner = await cli([...base, '--name', 'x', '--owner', '']);
+    expect(noOwner.code).toBe(2);
+    expect(noOwner.err).toContain('--owner must not be empty');
+    const notEmail = await cli([...base, '--name', 'x', '--owner', 'erin', '--json']);
+    expect(notEmail.code).toBe(0);
+    expect(notEmail.err).toContain("--owner 'erin' is not an email");
+    const expired = await cli([
+      'reviewers',
+      'token',
+      'alice@example.com',
+      '--expires',
+      '0d',
+      '--config',
+      t.configFile,
+    ]);
+    expect(expired.code).toBe(2);
+    expect(expired.err).toContain('--expires must be a positive duration');
+  });
+
   it('issues reviewer tokens only for configured reviewers', async () => {
     const ok = await cli(['reviewers', 'token', 'alice@example.com', '--json', '--config', t.configFile]);
     expect(JSON.parse(ok.out).token).toMatch(/^csr_/);

@@ -84,10 +84,23 @@ export class Admin {
     return this.store.listCredentials(kind);
   }
 
-  async revoke(id: string): Promise<Credential> {
+  /**
+   * Revokes a credential by id. A whole token is accepted too (what an operator pastes during an
+   * incident); only its id is used or echoed, never the secret. With `kind`, a credential of the
+   * other kind is refused rather than revoked by the wrong command.
+   */
+  async revoke(idOrToken: string, kind?: CredentialKind): Promise<Credential & { alreadyRevoked?: true }> {
+    const id = idOrToken.split('.', 1)[0] as string;
     const c = await this.store.findCredential(id);
     if (!c) throw new CountersignError('CS_ERR_NOT_FOUND', `no credential ${id}`);
-    if (c.revokedAt !== null) return c;
+    if (kind && c.kind !== kind)
+      throw new CountersignError(
+        'CS_ERR_VALIDATION',
+        c.kind === 'agent_key'
+          ? `${id} is an agent key; revoke it with \`countersign actors revoke\``
+          : `${id} is a reviewer token; revoke it with \`countersign reviewers revoke\``,
+      );
+    if (c.revokedAt !== null) return { ...c, alreadyRevoked: true };
     const now = this.clock.now();
     await this.store.revokeCredential(id, now, [revoked(c, this.operator, now)]);
     return { ...c, revokedAt: now };

@@ -24,11 +24,17 @@ async function withAdmin<T>(
 function expiry(text: string | undefined): number | null {
   if (!text) return null;
   const ms = parseDuration(text);
-  if (ms === undefined) throw new UsageError(`--expires must be a duration like 30d or 12h, not '${text}'`);
+  // 0d would issue a credential that is expired before anyone can use it.
+  if (ms === undefined || ms <= 0)
+    throw new UsageError(`--expires must be a positive duration like 30d or 12h, not '${text}'`);
   return systemClock.now() + ms;
 }
 
 const iso = (t: number | null) => (t === null ? '-' : new Date(t).toISOString());
+
+function revokedLine(c: Credential & { alreadyRevoked?: true }): string {
+  return c.alreadyRevoked ? `${c.id} was already revoked at ${iso(c.revokedAt)}\n` : `revoked ${c.id}\n`;
+}
 const view = (c: Credential) => ({
   id: c.id,
   name: c.name,
@@ -79,10 +85,21 @@ export function adminCommands(program: Command): void {
           json?: boolean;
         },
       ) => {
+        const name = opts.name.trim();
+        const owner = opts.owner.trim();
+        if (!name)
+          throw new UsageError('--name must not be empty: name the agent, pipeline or service account');
+        // The owner is who may never approve this key's requests: an empty one would protect nobody.
+        if (!owner)
+          throw new UsageError('--owner must not be empty: give the email of the human the agent acts for');
+        if (!/^[^@\s]+@[^@\s]+$/.test(owner))
+          process.stderr.write(
+            `note: --owner '${owner}' is not an email; requests of this key are kept from the reviewer whose id or email is exactly that\n`,
+          );
         const { credential, token } = await withAdmin(opts, (admin) =>
           admin.createActor({
-            name: opts.name,
-            owner: opts.owner,
+            name,
+            owner,
             expiresAt: expiry(opts.expires),
             allowedTypes: opts.allowType ?? null,
           }),
@@ -104,13 +121,13 @@ export function adminCommands(program: Command): void {
   actors
     .command('revoke')
     .description('revoke an agent key at once')
-    .argument('<id>', 'key id (csk_…)')
+    .argument('<id>', 'key id (csk_…), or the whole key; only its id is used or printed')
     .option('-c, --config <file>', 'configuration file')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: ConfigOption & { json?: boolean }) => {
-      const c = await withAdmin(opts, (a) => a.revoke(id));
+      const c = await withAdmin(opts, (a) => a.revoke(id, 'agent_key'));
       if (opts.json) return printJson(view(c));
-      process.stdout.write(`revoked ${c.id}\n`);
+      process.stdout.write(revokedLine(c));
     });
 
   const reviewers = program.command('reviewers').description('reviewers and their API tokens (operator)');
@@ -153,10 +170,12 @@ export function adminCommands(program: Command): void {
   reviewers
     .command('revoke')
     .description('revoke a reviewer token')
-    .argument('<id>', 'token id (csr_…)')
+    .argument('<id>', 'token id (csr_…), or the whole token; only its id is used or printed')
     .option('-c, --config <file>', 'configuration file')
-    .action(async (id: string, opts: ConfigOption) => {
-      const c = await withAdmin(opts, (a) => a.revoke(id));
-      process.stdout.write(`revoked ${c.id}\n`);
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: ConfigOption & { json?: boolean }) => {
+      const c = await withAdmin(opts, (a) => a.revoke(id, 'reviewer_token'));
+      if (opts.json) return printJson(view(c));
+      process.stdout.write(revokedLine(c));
     });
 }
