@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointSigner } from '../src/audit/checkpoint.js';
@@ -130,6 +131,32 @@ describe('countersign audit (CLI)', () => {
     expect((await cli('audit', 'ship', '--to', 'ftp://x', '-c', 'countersign.yaml')).code).toBe(2);
   });
 
+  it('refuses to rotate the key while a gateway signs with it', async () => {
+    const loader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+    const gateway = spawn(process.execPath, ['--import', loader, main, 'serve', '-c', 'countersign.yaml'], {
+      cwd: dir,
+      env: { ...process.env, COUNTERSIGN__SERVER__PORT: '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let out = '';
+      for await (const chunk of gateway.stdout!) {
+        out += chunk;
+        if (out.includes('listening on')) break;
+      }
+      const keyBefore = (await cli('audit', 'key', '-c', 'countersign.yaml')).stdout;
+      const r = await cli('audit', 'rotate-key', '-c', 'countersign.yaml');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`a gateway (pid ${gateway.pid}) is signing with`);
+      expect((await cli('audit', 'key', '-c', 'countersign.yaml')).stdout).toBe(keyBefore);
+    } finally {
+      gateway.kill('SIGTERM');
+      await new Promise((r) => gateway.once('exit', r));
+    }
+    // A gateway that stopped cleanly takes its mark with it.
+    await expect(readFile(join(dir, '.countersign', 'audit-signing.key.in-use'), 'utf8')).rejects.toThrow();
+  });
+
   it('rotates the key: same origin, new key, and a bundle the old key still verifies', async () => {
     const oldKey = (await cli('audit', 'key', '-c', 'countersign.yaml')).stdout.trim();
     const r = await cli('audit', 'rotate-key', '-c', 'countersign.yaml', '--json');
@@ -139,7 +166,12 @@ describe('countersign audit (CLI)', () => {
     const newKey = (await cli('audit', 'key', '-c', 'countersign.yaml')).stdout.trim();
     expect(newKey).toBe(out.newKey);
     expect(newKey.split('+')[0]).toBe(oldKey.split('+')[0]);
-    expect((await cli('audit', 'export', '--out', 'rotated', '-c', 'countersign.yaml')).code).toBe(0);
+    const exported = await cli('audit', 'export', '--out', 'rotated', '-c', 'countersign.yaml');
+    expect(exported.code).toBe(0);
+    // `$(countersign audit key)` would now name the new key, which cannot vouch for older checkpoints.
+    expect(exported.stdout).toContain(
+      'this log rotated its signing key: verify with the key you trusted before',
+    );
     expect((await cli('audit', 'verify', 'rotated', '--key', oldKey)).stdout).toMatch(/^OK: /);
   });
 

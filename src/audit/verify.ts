@@ -159,7 +159,7 @@ async function openAll(
       fail({
         code: 'checkpoint',
         path,
-        message: `checkpoint ${path} is not validly signed by the log key: ${(e as Error).message}`,
+        message: `checkpoint ${path} is not validly signed by the log key: ${(e as Error).message}${laterKeyHint(vkey, keys.length, pending)}`,
       });
     }
     while (pending[0] && pending[0].index < opened!.checkpoint.size) {
@@ -174,6 +174,17 @@ async function openAll(
   const latestText = await readFile(join(dir, BUNDLE.checkpoint), 'utf8').catch(() => undefined);
   if (latestText !== out[out.length - 1]!.text) checkLatest(latestText, current.key, out.length);
   return { cps: out, keys, unchained: links.filter((l) => l === undefined).length };
+}
+
+/**
+ * The auditor gave a key this log only rotated to later (e.g. `audit key` run after a rotation):
+ * say so, and which key to look for in their own records. The bundle's word is not trusted here.
+ */
+function laterKeyHint(vkey: string, trustedSoFar: number, pending: Rotation[]): string {
+  if (trustedSoFar !== 1) return '';
+  const r = pending.find((x) => x.newKey.trim() === vkey.trim());
+  if (!r) return '';
+  return `. The key you gave is the one this log rotated to at entry ${r.index}; checkpoints before that are signed by the key it replaced. Verify with the key you trusted before the rotation (the bundle says it was ${r.previousKey.trim()}; compare it with your own records, do not take it from the bundle), and the verifier follows the hand-over`;
 }
 
 /**

@@ -27,7 +27,7 @@ import { within } from '../util/deadline.js';
 import { buildApp } from './app.js';
 import { type DevCredentials, devReviewers, ensureDevCredentials } from './dev.js';
 import { createIdentity, type IdentityParts } from './identity.js';
-import { loadOrCreateSigningKey } from './keys.js';
+import { loadOrCreateSigningKey, markKeyInUse } from './keys.js';
 import { createMetrics } from './metrics.js';
 import { PolicyReloader, type ReloadResult } from './policy-reload.js';
 
@@ -113,6 +113,8 @@ export interface Gateway {
 export async function createGateway(config: Config, clock: Clock = systemClock): Promise<Gateway> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const key = loadOrCreateSigningKey(config.audit.signingKeyFile);
+  // `audit rotate-key` refuses while this mark names a live process (see keys.ts).
+  const releaseKey = markKeyInUse(config.audit.signingKeyFile);
   const files = policyFiles(config);
   const policy = loadPolicy(files);
   // Channel configuration errors surface before anything is opened (issue 6).
@@ -294,6 +296,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       await store.writes.run(() => undefined);
       await checkpointer.stop();
       await store.close();
+      releaseKey();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -30,4 +30,39 @@ export function loadOrCreateSigningKey(file: string): {
     throw new Error(`${file}: the signing key must be Ed25519, found ${privateKey.asymmetricKeyType}`);
   }
   return { privateKey, publicKey: createPublicKey(privateKey), created: false };
+}
+
+/**
+ * A running gateway signs checkpoints with the key it loaded at start. `audit rotate-key` must not
+ * swap the key under it: its next checkpoint would be signed by the retired key, and the log would
+ * then verify with neither. The gateway marks the key file as in use (its pid) while it runs.
+ */
+export const inUseFile = (keyFile: string) => `${keyFile}.in-use`;
+
+export function markKeyInUse(keyFile: string): () => void {
+  const file = inUseFile(keyFile);
+  writeFileSync(file, `${process.pid}\n`, { mode: 0o600 });
+  return () => {
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
+    } catch {}
+  };
+}
+
+/** The pid of a live process that marked the key file as in use, if any (a stale mark is ignored). */
+export function keyUser(keyFile: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(inUseFile(keyFile), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else; still a running process.
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
 }

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
 import { type CheckpointSigner, logKeyFrom } from '../../audit/checkpoint.js';
 import { AuditCheckpointer } from '../../audit/checkpointer.js';
@@ -14,7 +15,7 @@ import { TileNodeReader } from '../../audit/tiles.js';
 import { verifyBundle } from '../../audit/verify.js';
 import { systemClock } from '../../core/clock.js';
 import { openStore } from '../../server/gateway.js';
-import { loadOrCreateSigningKey } from '../../server/keys.js';
+import { inUseFile, keyUser, loadOrCreateSigningKey } from '../../server/keys.js';
 import type { SqliteStore } from '../../store/sqlite/index.js';
 import { type ConfigOption, resolveConfig } from '../context.js';
 import { exit, printJson, table, UsageError } from '../output.js';
@@ -75,6 +76,15 @@ const configOption = [
   'configuration file (default ./countersign.yaml if present)',
 ] as const;
 
+/** `audit rotate-key` keeps every replaced key beside the current one as `<file>.retired-<time>`. */
+function rotated(keyFile: string): boolean {
+  try {
+    return readdirSync(dirname(keyFile)).some((f) => f.startsWith(`${basename(keyFile)}.retired-`));
+  } catch {
+    return false;
+  }
+}
+
 export function auditCommands(program: Command): void {
   const audit = program
     .command('audit')
@@ -108,8 +118,13 @@ export function auditCommands(program: Command): void {
         exportBundle(store.audit, signer.verifierKey, opts.out),
       );
       if (opts.json) return printJson({ out: opts.out, ...r });
+      process.stdout.write(`exported ${r.size} entries and ${r.checkpoints} checkpoints to ${opts.out}\n`);
       process.stdout.write(
-        `exported ${r.size} entries and ${r.checkpoints} checkpoints to ${opts.out}\nverify with: countersign audit verify ${opts.out} --key "$(countersign audit key)"\n`,
+        rotated(resolveConfig(opts).audit.signingKeyFile)
+          ? 'this log rotated its signing key: verify with the key you trusted before the rotation, e.g.\n' +
+              `  countersign audit verify ${opts.out} --key "<the earlier verifier key from your records>"\n` +
+              '(`countersign audit key` prints the current key, which cannot vouch for checkpoints signed before it)\n'
+          : `verify with: countersign audit verify ${opts.out} --key "$(countersign audit key)"\n`,
       );
     });
 
@@ -272,6 +287,11 @@ export function auditCommands(program: Command): void {
     .action(async (opts: ConfigOption & { json?: boolean }) => {
       const { signer: old, config } = signerFor(opts);
       const file = config.audit.signingKeyFile;
+      const running = keyUser(file);
+      if (running !== undefined)
+        throw new UsageError(
+          `a gateway (pid ${running}) is signing with ${file}; stop it first, or its next checkpoint is signed with the retired key and the log verifies with neither (if no gateway runs, delete ${inUseFile(file)})`,
+        );
       const next = LocalEd25519Key.generate();
       // The new key is on disk before the log names it, so a crash cannot lose it.
       writeFileSync(`${file}.next`, next.toPem(), { mode: 0o600 });

@@ -55,10 +55,12 @@ describe('key rotation', () => {
       entries: 4,
       checkpoints: 3,
     });
-    // The new key alone cannot vouch for what was signed before it existed.
-    expect((await verifyBundle(bundle, { key: signer.verifierKey })).problem).toMatchObject({
-      code: 'checkpoint',
-    });
+    // The new key alone cannot vouch for what was signed before it existed; the auditor who ran
+    // `audit key` after the rotation is told which key to look for.
+    const problem = (await verifyBundle(bundle, { key: signer.verifierKey })).problem;
+    expect(problem).toMatchObject({ code: 'checkpoint' });
+    expect(problem?.message).toContain('The key you gave is the one this log rotated to at entry 2');
+    expect(problem?.message).toContain(`the bundle says it was ${old.verifierKey}`);
   });
 
   it('retires the old key: a checkpoint it signs after the rotation is refused', async () => {
