@@ -223,6 +223,19 @@ describe('countersign CLI', () => {
     expect(expired.err).toContain('--expires must be a positive duration');
   });
 
+  it('refuses numbers that are not whole or not in range, with exit 2, before asking the gateway', async () => {
+    for (const args of [
+      ['requests', 'list', '--limit', 'abc'],
+      ['requests', 'list', '--limit', '0'],
+      ['wait', 'req_x', '--timeout', '-1'],
+      ['submit', '--type', 'a.b', '--resource', 'r', '--justification', 'j', '--wait', 'soon'],
+    ]) {
+      const r = await cli(args, env(t.agent));
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err, args.join(' ')).toContain('expected a whole number from');
+    }
+  });
+
   it('issues reviewer tokens only for configured reviewers', async () => {
     const ok = await cli(['reviewers', 'token', 'alice@example.com', '--json', '--config', t.configFile]);
     expect(JSON.parse(ok.out).token).toMatch(/^csr_/);

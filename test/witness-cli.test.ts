@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { leafHash, nodeHash } from '../src/audit/merkle.js';
 import { LocalEd25519Key, openNote, parseVerifierKey } from '../src/audit/note.js';
 import { formatAddCheckpoint } from '../src/audit/witness.js';
 import { systemClock } from '../src/core/clock.js';
+import { runCli } from './support/process.js';
 
 const root = resolve(import.meta.dirname, '..');
 let child: ChildProcess | undefined;
@@ -62,5 +64,37 @@ describe('countersign witness (CLI)', () => {
     const fork = await log.sign(2, nodeHash(a, leafHash('c')));
     const refused = await fetch(url, { method: 'POST', body: formatAddCheckpoint(2, [], fork) });
     expect(refused.status).toBe(409);
+  });
+});
+
+describe('countersign witness (CLI): bad listen options', () => {
+  it('says the port is taken, exit 2, instead of an unhandled error and a stack trace', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as AddressInfo).port;
+    const wdir = await mkdtemp(join(tmpdir(), 'cs-witness-port-'));
+    try {
+      const log = new CheckpointSigner('test.example/log', LocalEd25519Key.generate(), systemClock);
+      const args = [
+        'witness',
+        '--name',
+        'w.example/1',
+        '--log',
+        log.verifierKey,
+        '--key-file',
+        join(wdir, 'k'),
+      ];
+      const inUse = await runCli([...args, '--port', String(port), '--state', join(wdir, 's.json')]);
+      expect(inUse.code).toBe(2);
+      expect(inUse.err).toBe(
+        `error: cannot listen on 127.0.0.1:${port} (EADDRINUSE); choose another --port or --host\n`,
+      );
+      const notANumber = await runCli([...args, '--port', 'http', '--state', join(wdir, 's.json')]);
+      expect(notANumber.code).toBe(2);
+      expect(notANumber.err).toContain('expected a whole number from 0 to 65535');
+    } finally {
+      taken.close();
+      await rm(wdir, { recursive: true, force: true });
+    }
   });
 });

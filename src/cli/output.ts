@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 import { CountersignError } from '../core/errors.js';
 import { CountersignApiError } from '../sdk/client.js';
 import { SourceError } from '../util/yaml-source.js';
@@ -57,3 +58,16 @@ export function report(error: unknown): number {
 }
 
 export class UsageError extends Error {}
+
+/**
+ * A commander argument parser for a whole number in [min, max]: anything else (abc, -1, 1.5,
+ * 99999 for a port) is bad usage, exit 2, with the range in the message.
+ */
+export function integerIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+}

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 
 import { type ClientFlags, clientFrom, clientHelp } from '../context.js';
 
-import { exit, printJson, UsageError } from '../output.js';
+import { exit, integerIn, printJson, UsageError } from '../output.js';
 
 function parseParams(text: string | undefined): Record<string, unknown> {
   if (text === undefined) return {};
@@ -35,8 +35,10 @@ export function agentCommands(program: Command): void {
     .requiredOption('--resource <resource>', 'what it touches, e.g. prod/iam/role/deployer')
     .requiredOption('--justification <text>', 'why, shown to reviewers')
     .option('--params <json>', 'action parameters as a JSON object, or @file')
-    .option('--wait <seconds>', 'wait up to this long for a pending request to be decided', (v) =>
-      Number.parseInt(v, 10),
+    .option(
+      '--wait <seconds>',
+      'wait up to this long for a pending request to be decided',
+      integerIn(0, 86_400),
     )
     .option(...clientHelp.url)
     .option(...clientHelp.token)
@@ -78,7 +80,7 @@ export function agentCommands(program: Command): void {
     .command('wait')
     .description('wait for a request to leave pending')
     .argument('<id>', 'request id')
-    .option('--timeout <seconds>', 'give up after this long', (v) => Number.parseInt(v, 10), 60)
+    .option('--timeout <seconds>', 'give up after this long', integerIn(1, 86_400), 60)
     .option(...clientHelp.url)
     .option(...clientHelp.token)
     .option('--json', 'print the request as JSON')

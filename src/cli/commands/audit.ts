@@ -18,7 +18,7 @@ import { openStore } from '../../server/gateway.js';
 import { inUseFile, keyUser, loadOrCreateSigningKey } from '../../server/keys.js';
 import type { SqliteStore } from '../../store/sqlite/index.js';
 import { type ConfigOption, resolveConfig } from '../context.js';
-import { exit, printJson, table, UsageError } from '../output.js';
+import { exit, integerIn, printJson, table, UsageError } from '../output.js';
 
 function signerFor(opts: ConfigOption): {
   signer: CheckpointSigner;
@@ -218,12 +218,10 @@ export function auditCommands(program: Command): void {
   audit
     .command('receipt')
     .description('print the offline receipt (C2SP tlog-proof, with the entry) of one audit entry')
-    .argument('<index>', 'entry index', (v) => Number.parseInt(v, 10))
+    .argument('<index>', 'entry index', integerIn(0, Number.MAX_SAFE_INTEGER))
     .option(...configOption)
     .option('--out <file>', 'write it to a file instead of stdout')
     .action(async (index: number, opts: ConfigOption & { out?: string }) => {
-      if (!Number.isSafeInteger(index) || index < 0)
-        throw new UsageError('index must be a non-negative integer');
       const text = await withLog(opts, async (store, _s, latest) => {
         if (index >= latest.size)
           throw new UsageError(`entry ${index} does not exist (the log has ${latest.size})`);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { type ClientFlags, clientFrom, clientHelp } from '../context.js';
 import { quorum, requestDetail, requestTable } from '../format.js';
-import { printJson, UsageError } from '../output.js';
+import { integerIn, printJson, UsageError } from '../output.js';
 
 /** Commands a reviewer runs with a reviewer token, and read access to requests. */
 export function reviewCommands(program: Command): void {
@@ -52,7 +52,7 @@ export function reviewCommands(program: Command): void {
     .command('list')
     .description('list requests, newest first')
     .option('--status <status>', 'only this status (pending, approved, …)')
-    .option('--limit <n>', 'at most this many', (v) => Number.parseInt(v, 10), 50)
+    .option('--limit <n>', 'at most this many (1 to 500)', integerIn(1, 500), 50)
     .option(...clientHelp.url)
     .option(...clientHelp.token)
     .option('--json', 'print JSON')

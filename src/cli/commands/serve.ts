@@ -2,6 +2,7 @@ import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { createGateway, type Gateway } from '../../server/gateway.js';
 import { resolveConfig } from '../context.js';
+import { integerIn } from '../output.js';
 
 function shown(path: string): string {
   const r = relative(process.cwd(), path);
@@ -41,7 +42,7 @@ export function serveCommand(program: Command): void {
     .description('run the gateway (embedded defaults and dev mode when no configuration is given)')
     .option('-c, --config <file>', 'configuration file (default ./countersign.yaml if present)')
     .option('--host <host>', 'listen address (overrides server.host)')
-    .option('--port <port>', 'listen port (overrides server.port)', (v) => Number.parseInt(v, 10))
+    .option('--port <port>', 'listen port (overrides server.port)', integerIn(0, 65_535))
     .action(async (opts: { config?: string; host?: string; port?: number }) => {
       const config = resolveConfig(opts, true);
       if (opts.host) config.server.host = opts.host;

@@ -6,7 +6,7 @@ import { LocalEd25519Key } from '../../audit/note.js';
 import { FileWitnessState, Witness } from '../../audit/witness.js';
 import { witnessServer } from '../../audit/witness-http.js';
 import { systemClock } from '../../core/clock.js';
-import { UsageError } from '../output.js';
+import { integerIn, UsageError } from '../output.js';
 
 function witnessKey(file: string): LocalEd25519Key {
   if (!existsSync(file)) {
@@ -35,7 +35,7 @@ export function witnessCommand(program: Command): void {
     .option('--key-file <file>', 'witness Ed25519 key (created if missing, mode 0600)', 'witness.key')
     .option('--state <file>', 'where the latest cosigned checkpoints are kept', 'witness-state.json')
     .option('--host <host>', 'listen address', '127.0.0.1')
-    .option('--port <port>', 'listen port', (v) => Number.parseInt(v, 10), 9090)
+    .option('--port <port>', 'listen port', integerIn(0, 65_535), 9090)
     .addHelpText('after', '\nPrints its own verifier key on start. Exit codes: 0 stopped, 2 bad usage.')
     .action(
       async (opts: {
@@ -60,7 +60,17 @@ export function witnessCommand(program: Command): void {
           systemClock,
         );
         const server = witnessServer(witness);
-        await new Promise<void>((resolve) => server.listen(opts.port, opts.host, resolve));
+        await new Promise<void>((resolve, reject) => {
+          // Without this listener a port in use is an unhandled 'error' event and a stack trace.
+          server.once('error', (e: NodeJS.ErrnoException) =>
+            reject(
+              new UsageError(
+                `cannot listen on ${opts.host}:${opts.port} (${e.code ?? e.message}); choose another --port or --host`,
+              ),
+            ),
+          );
+          server.listen(opts.port, opts.host, resolve);
+        });
         const { port } = server.address() as AddressInfo;
         process.stdout.write(
           `witness ${opts.name} listening on http://${opts.host}:${port}/add-checkpoint\n  verifier key ${witness.verifierKey}\n  logs ${logs.map((l) => l.origin).join(', ')}\n`,
