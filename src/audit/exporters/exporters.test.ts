@@ -15,6 +15,7 @@ import { CursorFile, type EntrySource, exportOnce, toRecord } from './exporter.j
 import { jsonlExporter } from './jsonl.js';
 import { ocsfApiActivity } from './ocsf.js';
 import { parseSyslogUrl, syslogExporter, syslogMessage } from './syslog.js';
+import { displayTarget } from './targets.js';
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -210,5 +211,15 @@ describe('exporters', () => {
     expect(status('review.refused')).toBe(2);
     expect(status('reviewer.login_refused')).toBe(2);
     expect(status('review.cast')).toBe(1);
+  });
+});
+
+describe('displayTarget', () => {
+  it('masks credentials and query values of a sink URL, and leaves a plain one as it is', () => {
+    expect(
+      displayTarget('otlp:http://user:s3cret@127.0.0.1:4318/v1/logs?token=t0k&x=1: connect ECONNREFUSED'),
+    ).toBe('otlp:http://***:***@127.0.0.1:4318/v1/logs?token=***&x=***: connect ECONNREFUSED');
+    expect(displayTarget('otlp:http://127.0.0.1:4318/v1/logs')).toBe('otlp:http://127.0.0.1:4318/v1/logs');
+    expect(displayTarget('jsonl:/var/log/audit.jsonl')).toBe('jsonl:/var/log/audit.jsonl');
   });
 });

@@ -5,7 +5,7 @@ import { type CheckpointSigner, logKeyFrom } from '../../audit/checkpoint.js';
 import { AuditCheckpointer } from '../../audit/checkpointer.js';
 import { exportBundle } from '../../audit/export.js';
 import { CursorFile, exportOnce } from '../../audit/exporters/exporter.js';
-import { exporterFor } from '../../audit/exporters/targets.js';
+import { displayTarget, exporterFor } from '../../audit/exporters/targets.js';
 import { logSigner, originFile, type StoredCheckpoint } from '../../audit/log.js';
 import { inclusionProof, leafHash } from '../../audit/merkle.js';
 import { LocalEd25519Key } from '../../audit/note.js';
@@ -255,10 +255,12 @@ export function auditCommands(program: Command): void {
         for (const exp of exporters) {
           try {
             const n = await exportOnce(store.audit, exp, cursors);
-            if (n > 0) process.stderr.write(`${exp.name}: shipped ${n} entries\n`);
+            if (n > 0) process.stderr.write(`${displayTarget(exp.name)}: shipped ${n} entries\n`);
           } catch (e) {
             failed = true;
-            process.stderr.write(`${exp.name}: ${(e as Error).message}; will resume from the saved cursor\n`);
+            process.stderr.write(
+              `${displayTarget(exp.name)}: ${displayTarget((e as Error).message)}; will resume from the saved cursor\n`,
+            );
           }
         }
       };
