@@ -1,4 +1,5 @@
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -233,6 +234,22 @@ describe('countersign CLI', () => {
       const r = await cli(args, env(t.agent));
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err, args.join(' ')).toContain('expected a whole number from');
+    }
+  });
+
+  it('run where no gateway keeps its store, an operator command says so and keeps the new store private', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'cs-cli-empty-'));
+    try {
+      const r = await cli(['actors', 'list'], {}, empty);
+      expect(r.code).toBe(0);
+      expect(r.err).toContain(
+        `note: no store at ${join(empty, '.countersign', 'countersign.db')} yet; creating one`,
+      );
+      expect(statSync(join(empty, '.countersign')).mode & 0o777).toBe(0o700);
+      const again = await cli(['actors', 'list'], {}, empty);
+      expect(again.err).not.toContain('no store at');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
     }
   });
 

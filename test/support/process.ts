@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** Starts `countersign serve` as a real process and resolves with its URL. */
 export async function serve(configFile: string): Promise<{ proc: ChildProcess; url: string }> {
@@ -27,6 +28,8 @@ export async function serve(configFile: string): Promise<{ proc: ChildProcess; u
 }
 
 const cliMain = join(import.meta.dirname, '../../src/cli/main.ts');
+/** tsx's loader by path: `--import tsx` resolves from the working directory, which may be anywhere. */
+const tsxLoader = pathToFileURL(join(import.meta.dirname, '../../node_modules/tsx/dist/loader.mjs')).href;
 
 /** Runs the `countersign` CLI as a real process and collects its output and exit code. */
 export function runCli(
@@ -35,7 +38,7 @@ export function runCli(
   cwd?: string,
 ): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', cliMain, ...args], {
+    const p = spawn(process.execPath, ['--import', tsxLoader, cliMain, ...args], {
       env: { ...process.env, ...env },
       cwd: cwd ?? process.cwd(),
       stdio: ['ignore', 'pipe', 'pipe'],

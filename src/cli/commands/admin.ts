@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { systemClock } from '../../core/clock.js';
 import { directoryFor, openStore } from '../../server/gateway.js';
@@ -13,6 +14,11 @@ async function withAdmin<T>(
   fn: (admin: Admin, config: ReturnType<typeof resolveConfig>) => Promise<T>,
 ): Promise<T> {
   const config = resolveConfig(opts);
+  // Run in the wrong directory, this would quietly keep keys in a store no gateway reads.
+  if (!existsSync(config.store.path))
+    process.stderr.write(
+      `note: no store at ${config.store.path} yet; creating one. If your gateway keeps its store elsewhere, pass --config with its configuration.\n`,
+    );
   const store = openStore(config);
   try {
     return await fn(new Admin(store, systemClock, `cli:${process.env.USER ?? 'operator'}`), config);
