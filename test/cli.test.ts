@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,7 +6,7 @@ import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../src/cli/program.js';
 import { iamAction, startGateway, type TestGateway } from './support/gateway.js';
-import { runCli } from './support/process.js';
+import { cliArgs, runCli } from './support/process.js';
 
 const cli = runCli;
 
@@ -251,6 +252,19 @@ describe('countersign CLI', () => {
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
+  });
+
+  it('stops quietly when its output pipe is closed early (countersign --help | head)', async () => {
+    const child = spawn(process.execPath, [...cliArgs, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The reader goes away before the first line is written.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
   });
 
   it('issues reviewer tokens only for configured reviewers', async () => {

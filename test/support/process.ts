@@ -30,6 +30,8 @@ export async function serve(configFile: string): Promise<{ proc: ChildProcess; u
 const cliMain = join(import.meta.dirname, '../../src/cli/main.ts');
 /** tsx's loader by path: `--import tsx` resolves from the working directory, which may be anywhere. */
 const tsxLoader = pathToFileURL(join(import.meta.dirname, '../../node_modules/tsx/dist/loader.mjs')).href;
+/** Node arguments that run the CLI from source, from any working directory. */
+export const cliArgs = ['--import', tsxLoader, cliMain];
 
 /** Runs the `countersign` CLI as a real process and collects its output and exit code. */
 export function runCli(
@@ -38,7 +40,7 @@ export function runCli(
   cwd?: string,
 ): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', tsxLoader, cliMain, ...args], {
+    const p = spawn(process.execPath, [...cliArgs, ...args], {
       env: { ...process.env, ...env },
       cwd: cwd ?? process.cwd(),
       stdio: ['ignore', 'pipe', 'pipe'],
