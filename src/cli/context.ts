@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { type Config, loadConfig } from '../config/load.js';
+import { type Config, type LoadOptions, loadConfig } from '../config/load.js';
 import { CountersignClient } from '../sdk/client.js';
 import { savedToken } from './login.js';
 import { UsageError } from './output.js';
@@ -17,9 +17,9 @@ export interface ClientFlags {
  * `--config FILE`, else `./countersign.yaml` when present, else the embedded defaults. Only
  * `serve` resolves the MCP upstreams' secrets (see LoadOptions).
  */
-export function resolveConfig(opts: ConfigOption, serving = false): Config {
+export function resolveConfig(opts: ConfigOption, load: LoadOptions = { serving: false }): Config {
   const file = opts.config ?? (existsSync('countersign.yaml') ? 'countersign.yaml' : null);
-  return loadConfig(file, process.env, process.cwd(), { serving });
+  return loadConfig(file, process.env, process.cwd(), load);
 }
 
 export function clientFrom(flags: ClientFlags): CountersignClient {

@@ -57,6 +57,7 @@ export function keyUser(keyFile: string): number | undefined {
   } catch {
     return undefined;
   }
+  // The mark of this very process is not another gateway (tests run the gateway and the CLI in one).
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
   try {
     process.kill(pid, 0);

@@ -61,6 +61,30 @@ const recordedRefusals = new Set<string>([
   'CS_ERR_ALREADY_VOTED',
 ]);
 
+function refusedVote(
+  error: CountersignError,
+  request: ActionRequest,
+  reviewer: Reviewer,
+  vote: Vote,
+  via: string,
+  at: number,
+): AuditEvent {
+  return {
+    kind: 'review.refused',
+    at,
+    requestId: request.id,
+    subject: reviewerSubject(reviewer),
+    details: {
+      code: error.code,
+      reason: error.message,
+      vote,
+      email: reviewer.email,
+      via,
+      hash: request.hash,
+    },
+  };
+}
+
 /**
  * The one place that changes state. Every change is a compare-and-set in the store, written in
  * the same transaction as the audit events that record it; waiters and channels hear of it only
@@ -230,21 +254,7 @@ export class Service {
       } catch (error) {
         if (!isCountersignError(error) || !recordedRefusals.has(error.code)) throw error;
         // Separation of duties is evidence only if its refusals are on record too.
-        const refused: AuditEvent = {
-          kind: 'review.refused',
-          at: now,
-          requestId: id,
-          subject: reviewerSubject(reviewer),
-          details: {
-            code: error.code,
-            reason: error.message,
-            vote,
-            email: reviewer.email,
-            via,
-            hash: request.hash,
-          },
-        };
-        return { mutation: { events: [refused] }, error };
+        return { mutation: { events: [refusedVote(error, request, reviewer, vote, via, now)] }, error };
       }
       const { review, outcome } = checked;
       const events: AuditEvent[] = [

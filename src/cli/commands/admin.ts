@@ -41,6 +41,7 @@ const iso = (t: number | null) => (t === null ? '-' : new Date(t).toISOString())
 function revokedLine(c: Credential & { alreadyRevoked?: true }): string {
   return c.alreadyRevoked ? `${c.id} was already revoked at ${iso(c.revokedAt)}\n` : `revoked ${c.id}\n`;
 }
+
 const view = (c: Credential) => ({
   id: c.id,
   name: c.name,

@@ -45,14 +45,19 @@ function signerFor(opts: ConfigOption): {
 /** Opens the configured store and signs a checkpoint over everything committed so far. */
 async function withLog<T>(
   opts: ConfigOption,
-  fn: (store: SqliteStore, signer: CheckpointSigner, latest: StoredCheckpoint) => Promise<T>,
+  fn: (
+    store: SqliteStore,
+    signer: CheckpointSigner,
+    latest: StoredCheckpoint,
+    config: ReturnType<typeof resolveConfig>,
+  ) => Promise<T>,
 ): Promise<T> {
   const { signer, config } = signerFor(opts);
   const store = openStore(config);
   try {
     const latest = await new AuditCheckpointer(store.audit, signer, systemClock).checkpoint();
     if (!latest) throw new Error('the audit log could not be checkpointed');
-    return await fn(store, signer, latest);
+    return await fn(store, signer, latest, config);
   } finally {
     await store.close();
   }
@@ -114,13 +119,14 @@ export function auditCommands(program: Command): void {
     .option(...configOption)
     .option('--json', 'print JSON')
     .action(async (opts: ConfigOption & { out: string; json?: boolean }) => {
-      const r = await withLog(opts, (store, signer) =>
-        exportBundle(store.audit, signer.verifierKey, opts.out),
-      );
+      const { r, keyRotated } = await withLog(opts, async (store, signer, _latest, config) => ({
+        r: await exportBundle(store.audit, signer.verifierKey, opts.out),
+        keyRotated: rotated(config.audit.signingKeyFile),
+      }));
       if (opts.json) return printJson({ out: opts.out, ...r });
       process.stdout.write(`exported ${r.size} entries and ${r.checkpoints} checkpoints to ${opts.out}\n`);
       process.stdout.write(
-        rotated(resolveConfig(opts).audit.signingKeyFile)
+        keyRotated
           ? 'this log rotated its signing key: verify with the key you trusted before the rotation, e.g.\n' +
               `  countersign audit verify ${opts.out} --key "<the earlier verifier key from your records>"\n` +
               '(`countersign audit key` prints the current key, which cannot vouch for checkpoints signed before it)\n'

@@ -44,7 +44,7 @@ export function serveCommand(program: Command): void {
     .option('--host <host>', 'listen address (overrides server.host)')
     .option('--port <port>', 'listen port (overrides server.port)', integerIn(0, 65_535))
     .action(async (opts: { config?: string; host?: string; port?: number }) => {
-      const config = resolveConfig(opts, true);
+      const config = resolveConfig(opts, { serving: true });
       if (opts.host) config.server.host = opts.host;
       if (opts.port !== undefined) config.server.port = opts.port;
       const gw = await createGateway(config);
