@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
 import type { Json } from '../core/action.js';
 import type { Actor } from '../core/identity.js';
 import type { ApprovalRequirement, PolicyDecision, RequestTimers } from '../core/request.js';
@@ -312,8 +313,10 @@ export function compileSources(sources: PolicySourceText[]): CompiledPolicy {
     return rule;
   });
   for (const [name, def] of m.matchers) matcherEnv(m, def.file).matcher(name, def.path);
+  // Names without their folders: the CLI and the gateway spell paths differently (relative,
+  // absolute, another working directory), and the same files must give the same version.
   const version = createHash('sha256')
-    .update(JSON.stringify(sources.map((s) => [s.file, s.text])))
+    .update(JSON.stringify(sources.map((s) => [basename(s.file), s.text])))
     .digest('hex');
   return {
     version,

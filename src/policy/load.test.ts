@@ -66,6 +66,18 @@ describe('policy v1', () => {
     expect(a.version).not.toBe(b.version);
   });
 
+  it('gives the same files the same version however their paths are spelled', () => {
+    const texts = [`${base}rules: []\n`, 'version: 1\nrules: []\n'];
+    const version = (...files: string[]) =>
+      compilePolicy(files.map((file, i) => ({ file, text: texts[i] as string }))).version;
+    expect(version('policy.yaml', 'extra.yaml')).toBe(
+      version('/etc/countersign/policy.yaml', './policies/../policies/extra.yaml'),
+    );
+    // The order decides which rule matches first, and the names are in every message: both count.
+    expect(version('policy.yaml', 'extra.yaml')).not.toBe(version('extra.yaml', 'policy.yaml'));
+    expect(version('policy.yaml')).not.toBe(version('other.yaml'));
+  });
+
   it('applies per-rule approvers and clocks', () => {
     const p = `${base}rules:
   - name: iam
