@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliLogin, saveCredential, savedToken } from '../src/cli/login.js';
 import { testGateway } from './support/identity-gateway.js';
 import { Browser, CLIENT_ID, CLIENT_SECRET, freePort, startIdp } from './support/oidc.js';
+import { runCli } from './support/process.js';
 
 type Gw = Awaited<ReturnType<typeof testGateway>>;
 let idp: Awaited<ReturnType<typeof startIdp>>;
@@ -134,6 +135,70 @@ describe('countersign login', () => {
       expect(savedToken(base, Date.now() + 120_000, file)).toBeUndefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * Before printing a sign-in URL, `countersign login` asks the gateway once whether a sign-in can
+ * work at all. Without that check it waited out its whole deadline (minutes) for a browser that
+ * could never come back; these would then run into the test timeout.
+ */
+describe('countersign login, when sign-in cannot work', () => {
+  const login = (url: string, credentials: string) =>
+    runCli(['login', '--url', url, '--no-browser'], { COUNTERSIGN_CREDENTIALS: credentials });
+
+  it('exits 1 naming the URL and what to do when nothing listens there', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cs-cred-'));
+    try {
+      const closed = `http://127.0.0.1:${await freePort()}`;
+      const r = await login(closed, join(dir, 'credentials.json'));
+      expect(r.code).toBe(1);
+      const lines = r.err.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`cannot reach the gateway at ${closed}`);
+      for (const hint of ['countersign serve', '--url', 'COUNTERSIGN_URL']) expect(lines[0]).toContain(hint);
+      expect(r.err).not.toContain('Sign in at');
+      expect(r.out).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 5 when the gateway has no identity provider, pointing to the OIDC how-to', {
+    timeout: 60_000,
+  }, async () => {
+    // A development-mode gateway: /auth/dev signs browsers in, but there is no IdP for the CLI.
+    const plain = await testGateway({ server: { logLevel: 'silent' } });
+    try {
+      const url = await plain.app.listen({ port: 0, host: '127.0.0.1' });
+      const r = await login(url, join(plain.dir, 'credentials.json'));
+      expect(r.code).toBe(5);
+      const lines = r.err.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`the gateway at ${url} has no identity provider configured`);
+      expect(lines[0]).toContain('docs/identity.md#reviewers-through-oidc');
+      expect(r.err).not.toContain('Sign in at');
+    } finally {
+      await plain.cleanup();
+    }
+  });
+
+  it('refuses at once when the gateway cannot reach its identity provider', { timeout: 60_000 }, async () => {
+    const dead = await freePort();
+    const down = await testGateway({
+      server: { logLevel: 'silent' },
+      identity: { oidc: { issuer: `http://127.0.0.1:${dead}`, clientId: 'x' } },
+    });
+    try {
+      const url = await down.app.listen({ port: 0, host: '127.0.0.1' });
+      const opened: string[] = [];
+      const e = await cliLogin({ url, open: (u) => void opened.push(u) }).catch((err: Error) => err);
+      expect(e).toBeInstanceOf(Error);
+      expect((e as Error).message).toContain(`the gateway at ${url} cannot reach its identity provider`);
+      expect(opened).toEqual([]);
+    } finally {
+      await down.cleanup();
     }
   });
 });

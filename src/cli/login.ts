@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CountersignError } from '../core/errors.js';
+import type { Problem } from '../sdk/client.js';
 
 export interface CliLoginOptions {
   /** Gateway base URL. */
@@ -75,6 +76,66 @@ async function loopbackReceiver(state: string, timeoutMs: number) {
   return { redirect: `http://127.0.0.1:${port}/callback?state=${state}`, code, close };
 }
 
+/** Where an operator learns to connect an identity provider. */
+const oidcHowTo = 'docs/identity.md#reviewers-through-oidc';
+
+/** Longest the check before sign-in waits for the gateway (which may itself be asking the IdP). */
+const CHECK_TIMEOUT_MS = 30_000;
+
+/** The gateway cannot be asked at all: exit 1, like any other unreachable gateway. */
+class GatewayUnreachable extends Error {
+  override name = 'GatewayUnreachable';
+}
+
+/**
+ * Before anyone is sent to a browser: one request for the very sign-in URL the browser will open.
+ * A gateway with OIDC sign-in answers it with a redirect to the IdP; one without answers
+ * `404 CS_ERR_NOT_FOUND`, one whose IdP is down `503 CS_ERR_IDP_UNAVAILABLE`. Without this check
+ * the CLI would wait out its whole deadline for a browser that can never come back. (The
+ * gateway records an unused login state for it, which expires with every other one.)
+ */
+async function checkSignIn(base: string, start: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(start, { redirect: 'manual', signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause?.code;
+    const why =
+      (e as Error).name === 'TimeoutError'
+        ? `no answer within ${CHECK_TIMEOUT_MS / 1000} s`
+        : (cause ?? (e as Error).message);
+    throw new GatewayUnreachable(
+      `cannot reach the gateway at ${base} (${why}); start it with \`countersign serve\`, or point to it with --url or COUNTERSIGN_URL`,
+    );
+  }
+  if (res.status >= 300 && res.status < 400 && res.headers.has('location')) return;
+  const text = await res.text().catch(() => '');
+  let problem: Partial<Problem> | undefined;
+  try {
+    problem = JSON.parse(text) as Partial<Problem>;
+  } catch {
+    problem = undefined;
+  }
+  if (!problem?.code)
+    throw new GatewayUnreachable(
+      `${base} answered ${res.status} to /auth/login, not a Countersign sign-in; check --url or COUNTERSIGN_URL`,
+    );
+  if (problem.code === 'CS_ERR_NOT_FOUND')
+    throw new CountersignError(
+      'CS_ERR_NOT_FOUND',
+      `the gateway at ${base} has no identity provider configured, so reviewers cannot sign in there; an operator sets identity.oidc (see ${oidcHowTo})`,
+    );
+  if (problem.code === 'CS_ERR_IDP_UNAVAILABLE')
+    throw new CountersignError(
+      'CS_ERR_IDP_UNAVAILABLE',
+      `the gateway at ${base} cannot reach its identity provider; try again later, or ask an operator to check identity.oidc.issuer`,
+    );
+  throw new CountersignError(
+    res.status >= 500 ? 'CS_ERR_INTERNAL' : 'CS_ERR_LOGIN_FAILED',
+    `the gateway at ${base} refused to start a sign-in (${res.status} ${problem.code}${problem.detail ? `: ${problem.detail}` : ''})`,
+  );
+}
+
 /**
  * `countersign login`: OAuth-style loopback flow (RFC 8252) against the gateway, which runs the
  * real OIDC login. The gateway hands back a one-time code bound to our PKCE challenge, so a code
@@ -90,6 +151,7 @@ export async function cliLogin(opts: CliLoginOptions): Promise<CliCredential> {
     start.searchParams.set('cli_redirect', receiver.redirect);
     start.searchParams.set('cli_challenge', challenge);
     if (opts.maxAgeSec !== undefined) start.searchParams.set('max_age', String(opts.maxAgeSec));
+    await checkSignIn(base, start.href);
     await opts.open(start.href);
     const code = await receiver.code;
     const res = await fetch(`${base}/auth/cli/token`, {
