@@ -290,6 +290,43 @@ describe('bad input and credentials', () => {
     expect((await submit(iamAction, token)).status).toBe(403);
   });
 
+  it('pages through requests with before and next, newest first, without an empty last page', async () => {
+    const { token } = await t.gw.admin.createActor({ name: 'pager', owner: 'p@example.com' });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++)
+      ids.unshift((await submit({ type: 's3.read', resource: `r${i}`, justification: 'j' }, token)).body.id);
+    const seen: string[] = [];
+    const nexts: Array<string | null> = [];
+    let before = '';
+    for (;;) {
+      const page = await t.call('GET', `/v1/actions?limit=2${before ? `&before=${before}` : ''}`, token);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((r: { id: string }) => r.id));
+      nexts.push(page.body.next);
+      if (!page.body.next) break;
+      expect(page.body.next).toBe(seen.at(-1));
+      before = page.body.next;
+    }
+    expect(seen).toEqual(ids);
+    expect(nexts).toHaveLength(3);
+    // A page that ends exactly at the oldest request says there is nothing more.
+    expect((await t.call('GET', '/v1/actions?limit=5', token)).body.next).toBeNull();
+    expect((await t.call('GET', `/v1/actions?limit=4&before=${ids[0]}`, token)).body).toMatchObject({
+      next: null,
+    });
+  });
+
+  it('refuses a before that is not a request id', async () => {
+    for (const before of ['x', 'REQ_01', 'req_short', `req_${'0'.repeat(26)}x`]) {
+      const r = await t.call('GET', `/v1/actions?before=${encodeURIComponent(before)}`, t.agent);
+      expect({ before, status: r.status, code: r.body.code }).toEqual({
+        before,
+        status: 400,
+        code: 'CS_ERR_VALIDATION',
+      });
+    }
+  });
+
   it('keeps agents and reviewers on their own endpoints', async () => {
     expect((await submit(iamAction, t.reviewers.alice)).status).toBe(403);
     expect((await t.call('GET', '/v1/reviews/pending', t.agent)).status).toBe(403);

@@ -14,6 +14,13 @@ export const requestStatuses = [
 ] as const;
 export type RequestStatus = (typeof requestStatuses)[number];
 
+/**
+ * What every request id looks like: `req_` and 26 lower-case Crockford base32 characters, a
+ * 48-bit millisecond time then 80 random bits (minted by `newId('req')` in src/util/ids.ts).
+ * Ids sort by creation time, which is what paging with `before` relies on.
+ */
+export const requestIdPattern = /^req_[0-9a-hjkmnp-tv-z]{26}$/;
+
 export type PolicyDecision = 'allow' | 'deny' | 'require_approval';
 
 /** One way to satisfy a quorum: `count` distinct reviewers from any of `groups`. */

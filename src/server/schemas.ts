@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { requestStatuses } from '../core/request.js';
+import { requestIdPattern, requestStatuses } from '../core/request.js';
 
 /** The HTTP API's schemas: they validate requests, shape responses and generate /v1/openapi.json. */
 
@@ -64,7 +64,13 @@ export const ListQuery = Type.Object(
   {
     status: Type.Optional(Type.Union(requestStatuses.map((s) => Type.Literal(s)))),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-    before: Type.Optional(Type.String({ maxLength: 100 })),
+    before: Type.Optional(
+      Type.String({
+        pattern: requestIdPattern.source,
+        description:
+          'Only requests older than this request id (`req_…`): pass the `next` of the previous page to read the following one.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -124,8 +130,11 @@ export const ActionView = Type.Object({
 export type ActionViewT = Static<typeof ActionView>;
 
 export const ActionList = Type.Object({
-  items: Type.Array(ActionView),
-  next: Type.Union([Type.String(), Type.Null()]),
+  items: Type.Array(ActionView, { description: 'Newest first.' }),
+  next: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'GET /v1/actions: the id to pass as `before` for the next, older page (the id of the last item), or null when no older request matches. GET /v1/reviews/pending does not page (at most 100) and answers null.',
+  }),
 });
 
 export const EventView = Type.Object({

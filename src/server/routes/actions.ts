@@ -83,14 +83,17 @@ export const actionRoutes: FastifyPluginAsyncTypebox<ActionRoutesOptions> = asyn
     async (request) => {
       const who = viewer(request);
       const limit = request.query.limit ?? 50;
-      const items = await service.list({
+      // One more than asked: whether it exists says if there is a next page, so a last page that
+      // happens to be full does not send the client to an empty one.
+      const found = await service.list({
         ...(request.query.status ? { status: [request.query.status] } : {}),
         ...(who.actor ? { actorId: who.actor.id } : {}),
         ...(request.query.before ? { before: request.query.before } : {}),
-        limit,
+        limit: limit + 1,
       });
+      const items = found.slice(0, limit);
       const views = await Promise.all(items.map(async (r) => actionView(await service.get(r.id))));
-      return { items: views, next: items.length === limit ? (items[items.length - 1]?.id ?? null) : null };
+      return { items: views, next: found.length > limit ? (items[items.length - 1]?.id ?? null) : null };
     },
   );
 
