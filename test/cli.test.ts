@@ -238,6 +238,57 @@ describe('countersign CLI', () => {
     }
   });
 
+  it('pages past one page of requests with --before, as the more: line says', async () => {
+    // A fresh agent sees only its own requests: exactly these seven.
+    const { token } = await t.gw.admin.createActor({ name: 'pager', owner: 'p@example.com' });
+    const submitted: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await t.call('POST', '/v1/actions', token, {
+        type: 's3.read',
+        resource: `bucket/${i}`,
+        justification: 'paging',
+      });
+      submitted.unshift(r.body.id);
+    }
+    const pages: string[][] = [];
+    let before: string[] = [];
+    for (;;) {
+      const r = await cli(['requests', 'list', '--limit', '3', '--json', ...before], env(token));
+      expect(r.code).toBe(0);
+      pages.push((JSON.parse(r.out) as Array<{ id: string }>).map((v) => v.id));
+      const more = /^more: --before (\S+)$/m.exec(r.err);
+      if (!more) break;
+      expect(more[1]).toBe(pages.at(-1)?.at(-1));
+      before = ['--before', more[1] as string];
+    }
+    expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
+    expect(pages.flat()).toEqual(submitted);
+    // The table goes to stdout, the hint to stderr; the last page has none.
+    const table = await cli(
+      ['requests', 'list', '--limit', '3', '--before', submitted[2] as string],
+      env(token),
+    );
+    expect(table.out).toContain(submitted[3]);
+    expect(table.out).not.toContain(submitted[2]);
+    expect(table.err).toBe(`more: --before ${submitted[5]}\n`);
+    const last = await cli(
+      ['requests', 'list', '--limit', '4', '--before', submitted[2] as string],
+      env(token),
+    );
+    expect(last.err).toBe('');
+  });
+
+  it('refuses a --before that is not a request id with exit 2, before asking the gateway', async () => {
+    for (const bad of ['42', 'req_nope', 'REQ_01J0000000000000000000000A']) {
+      const r = await cli(['requests', 'list', '--before', bad], {
+        COUNTERSIGN_URL: 'http://127.0.0.1:9',
+        COUNTERSIGN_TOKEN: t.agent,
+      });
+      expect(r.code, bad).toBe(2);
+      expect(r.err, bad).toContain('expected a request id');
+    }
+  });
+
   it('run where no gateway keeps its store, an operator command says so and keeps the new store private', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'cs-cli-empty-'));
     try {

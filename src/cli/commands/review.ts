@@ -1,7 +1,17 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { requestIdPattern } from '../../core/request.js';
 import { type ClientFlags, clientFrom, clientHelp } from '../context.js';
 import { quorum, requestDetail, requestTable } from '../format.js';
 import { integerIn, printJson, UsageError } from '../output.js';
+
+/** `--before`: a request id, checked here so a typo is bad usage (exit 2) rather than a 400. */
+function requestId(value: string): string {
+  if (!requestIdPattern.test(value))
+    throw new InvalidArgumentError(
+      'expected a request id (req_ and 26 characters of 0-9 and lower-case letters), such as the last id of the previous page',
+    );
+  return value;
+}
 
 /** Commands a reviewer runs with a reviewer token, and read access to requests. */
 export function reviewCommands(program: Command): void {
@@ -53,17 +63,30 @@ export function reviewCommands(program: Command): void {
     .description('list requests, newest first')
     .option('--status <status>', 'only this status (pending, approved, …)')
     .option('--limit <n>', 'at most this many (1 to 500)', integerIn(1, 500), 50)
+    .option(
+      '--before <id>',
+      'only requests older than this one (the next page: the id printed after more:)',
+      requestId,
+    )
     .option(...clientHelp.url)
     .option(...clientHelp.token)
     .option('--json', 'print JSON')
-    .action(async (opts: ClientFlags & { status?: string; limit: number; json?: boolean }) => {
-      const { items } = await clientFrom(opts).list({
-        limit: opts.limit,
-        ...(opts.status ? { status: opts.status as never } : {}),
-      });
-      if (opts.json) printJson(items);
-      else process.stdout.write(`${requestTable(items)}\n`);
-    });
+    .addHelpText(
+      'after',
+      '\nPaging: when older requests remain, a line `more: --before ID` goes to stderr (also with --json,\nwhose stdout stays a plain array); run the command again with that --before to read the next page.',
+    )
+    .action(
+      async (opts: ClientFlags & { status?: string; limit: number; before?: string; json?: boolean }) => {
+        const { items, next } = await clientFrom(opts).list({
+          limit: opts.limit,
+          ...(opts.status ? { status: opts.status as never } : {}),
+          ...(opts.before ? { before: opts.before } : {}),
+        });
+        if (opts.json) printJson(items);
+        else process.stdout.write(`${requestTable(items)}\n`);
+        if (next) process.stderr.write(`more: --before ${next}\n`);
+      },
+    );
   requests
     .command('show')
     .description('one request with its reviews and audit trail')
