@@ -54,7 +54,7 @@ describe('configuration', () => {
 
   it('says which file, line and key is wrong, and where to look', () => {
     expect(errorOf(() => loadConfig(file('server:\n  port: 8080\n  prot: 1\n'), {}))).toMatch(
-      /countersign\.yaml:3:3: unknown key 'prot' in server\. See docs\/configuration\.md/,
+      /countersign\.yaml:3:3: unknown key 'prot' in server \(did you mean 'port'\?\)\. See docs\/configuration\.md/,
     );
     expect(errorOf(() => loadConfig(file('server:\n  port: high\n'), {}))).toMatch(
       /countersign\.yaml:2:3: server\.port must be integer/,

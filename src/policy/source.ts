@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDuration } from '../util/duration.js';
+import { editDistance } from '../util/similar.js';
 import { parseYaml, pointerToPath, SourceError } from '../util/yaml-source.js';
 
 /**
@@ -98,25 +99,11 @@ function keysOf(schema: unknown, out = new Set<string>()): Set<string> {
   return out;
 }
 
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j] as number;
-      row[j] = Math.min(cur + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length] as number;
-}
-
 function didYouMean(schema: TSchema, key: string | undefined): string {
   if (key === undefined) return '';
   let best: { name: string; d: number } | null = null;
   for (const name of keysOf(schema)) {
-    const d = distance(key, name);
+    const d = editDistance(key, name);
     if (d <= 2 && (best === null || d < best.d)) best = { name, d };
   }
   return best ? ` (did you mean '${best.name}'?)` : '';

@@ -1,12 +1,17 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { closest } from './similar.js';
 import { pointerToPath, SourceError, type YamlSource } from './yaml-source.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false, useDefaults: true, coerceTypes: false }));
+// verbose: each error carries the schema object it came from, whose `properties` are the keys
+// known where an unknown one was found.
+const ajv = addFormats(
+  new Ajv({ allErrors: true, strict: false, useDefaults: true, coerceTypes: false, verbose: true }),
+);
 
 function describe(e: ErrorObject): { path: Array<string | number>; problem: string } {
   const path = pointerToPath(e.instancePath);
@@ -32,24 +37,64 @@ function describe(e: ErrorObject): { path: Array<string | number>; problem: stri
 
 const preference: Record<string, number> = { additionalProperties: 0, required: 1 };
 
+const unknownKey = (e: ErrorObject) =>
+  e.keyword === 'additionalProperties'
+    ? `${e.instancePath}/${String((e.params as Record<string, unknown>).additionalProperty)}`
+    : null;
+
 /**
  * The error worth showing first: the deepest one (Ajv reports every branch of a union), and at
- * equal depth an unknown key before a missing one, since a typo causes both.
+ * equal depth an unknown key before a missing one, since a typo causes both. Among unknown keys,
+ * the one the most union branches reject: `url` is unknown only to the command branch of an MCP
+ * upstream, a typo in `headers` to both.
  */
 function best(errors: ErrorObject[]): ErrorObject {
   const depth = (e: ErrorObject) => pointerToPath(e.instancePath).length;
+  const rejections = new Map<string, number>();
+  for (const e of errors) {
+    const k = unknownKey(e);
+    if (k) rejections.set(k, (rejections.get(k) ?? 0) + 1);
+  }
+  const rejected = (e: ErrorObject) => rejections.get(unknownKey(e) ?? '') ?? 0;
   return [...errors].sort(
-    (a, b) => depth(b) - depth(a) || (preference[a.keyword] ?? 2) - (preference[b.keyword] ?? 2),
+    (a, b) =>
+      depth(b) - depth(a) ||
+      (preference[a.keyword] ?? 2) - (preference[b.keyword] ?? 2) ||
+      rejected(b) - rejected(a),
   )[0] as ErrorObject;
 }
 
-/** `did you mean 'match'?` when an unknown key sits where a required one is missing. */
+/** The keys a schema object declares at its own level. */
+function declaredKeys(schema: unknown): string[] {
+  const properties = (schema as { properties?: unknown } | undefined)?.properties;
+  return properties && typeof properties === 'object' ? Object.keys(properties) : [];
+}
+
+/**
+ * `did you mean 'port'?` for an unknown key close to one known at the same level. Under a union
+ * (an MCP upstream is a command or a URL) every branch reports the key, each with its own keys.
+ * Failing that, a required key missing at that level is the likely meaning when it is the only one.
+ */
 function suggestion(chosen: ErrorObject, errors: ErrorObject[]): string {
   if (chosen.keyword !== 'additionalProperties') return '';
-  const missing = errors.find((e) => e.keyword === 'required' && e.instancePath === chosen.instancePath);
-  return missing
-    ? ` (did you mean '${String((missing.params as Record<string, unknown>).missingProperty)}'?)`
-    : '';
+  const key = String((chosen.params as Record<string, unknown>).additionalProperty);
+  const here = errors.filter((e) => e.instancePath === chosen.instancePath);
+  const known = here
+    .filter(
+      (e) =>
+        e.keyword === 'additionalProperties' &&
+        String((e.params as Record<string, unknown>).additionalProperty) === key,
+    )
+    .flatMap((e) => declaredKeys(e.parentSchema));
+  const missing = [
+    ...new Set(
+      here
+        .filter((e) => e.keyword === 'required')
+        .map((e) => String((e.params as Record<string, unknown>).missingProperty)),
+    ),
+  ];
+  const meant = closest(key, known) ?? (missing.length === 1 ? missing[0] : undefined);
+  return meant ? ` (did you mean '${meant}'?)` : '';
 }
 
 /** Validates a parsed YAML file against a schema, failing with file:line:column and what to do. */
