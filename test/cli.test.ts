@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../src/cli/program.js';
+import { requestStatuses } from '../src/core/request.js';
 import { iamAction, startGateway, type TestGateway } from './support/gateway.js';
 import { cliArgs, runCli } from './support/process.js';
 
@@ -287,6 +288,25 @@ describe('countersign CLI', () => {
       expect(r.code, bad).toBe(2);
       expect(r.err, bad).toContain('expected a request id');
     }
+  });
+
+  it('refuses an unknown --status in one line naming it and every status, exit 2, before asking the gateway', async () => {
+    const unreachable = { COUNTERSIGN_URL: 'http://127.0.0.1:9', COUNTERSIGN_TOKEN: t.agent };
+    const r = await cli(['requests', 'list', '--status', 'bogus'], unreachable);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toBe(
+      `error: --status 'bogus' is not a request status; give one of ${requestStatuses.join(', ')}\n`,
+    );
+    const sub = await cli(
+      ['submit', '--type', iamAction.type, '--resource', 'r', '--justification', 'j', '--json'],
+      env(t.agent),
+    );
+    const listed = await cli(['requests', 'list', '--status', 'pending', '--json'], env(t.agent));
+    expect(listed.code).toBe(0);
+    const items = JSON.parse(listed.out) as Array<{ id: string; status: string }>;
+    expect(items.map((i) => i.id)).toContain(JSON.parse(sub.out).id);
+    expect(new Set(items.map((i) => i.status))).toEqual(new Set(['pending']));
   });
 
   it('run where no gateway keeps its store, an operator command says so and keeps the new store private', async () => {

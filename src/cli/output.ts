@@ -57,7 +57,16 @@ export function report(error: unknown): number {
   return exit.failure;
 }
 
-export class UsageError extends Error {}
+/** The command line is wrong (exit 2). `where` names the flag or the path at fault. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly where?: string,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
 
 /**
  * A commander argument parser for a whole number in [min, max]: anything else (abc, -1, 1.5,

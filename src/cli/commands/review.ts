@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { requestIdPattern } from '../../core/request.js';
+import { type RequestStatus, requestIdPattern, requestStatuses } from '../../core/request.js';
 import { type ClientFlags, clientFrom, clientHelp } from '../context.js';
 import { quorum, requestDetail, requestTable } from '../format.js';
 import { integerIn, printJson, UsageError } from '../output.js';
@@ -11,6 +11,19 @@ function requestId(value: string): string {
       'expected a request id (req_ and 26 characters of 0-9 and lower-case letters), such as the last id of the previous page',
     );
   return value;
+}
+
+/**
+ * `--status`, checked before anything is sent: the gateway would answer a typo with one schema
+ * error per status it accepts.
+ */
+function requestStatus(value: string): RequestStatus {
+  const status = requestStatuses.find((s) => s === value);
+  if (status) return status;
+  throw new UsageError(
+    `--status '${value}' is not a request status; give one of ${requestStatuses.join(', ')}`,
+    '--status',
+  );
 }
 
 /** Commands a reviewer runs with a reviewer token, and read access to requests. */
@@ -61,7 +74,7 @@ export function reviewCommands(program: Command): void {
   requests
     .command('list')
     .description('list requests, newest first')
-    .option('--status <status>', 'only this status (pending, approved, …)')
+    .option('--status <status>', `only this status: ${requestStatuses.join(', ')}`, requestStatus)
     .option('--limit <n>', 'at most this many (1 to 500)', integerIn(1, 500), 50)
     .option(
       '--before <id>',
@@ -76,10 +89,10 @@ export function reviewCommands(program: Command): void {
       '\nPaging: when older requests remain, a line `more: --before ID` goes to stderr (also with --json,\nwhose stdout stays a plain array); run the command again with that --before to read the next page.',
     )
     .action(
-      async (opts: ClientFlags & { status?: string; limit: number; before?: string; json?: boolean }) => {
+      async (opts: ClientFlags & { status?: RequestStatus; limit: number; before?: string; json?: boolean }) => {
         const { items, next } = await clientFrom(opts).list({
           limit: opts.limit,
-          ...(opts.status ? { status: opts.status as never } : {}),
+          ...(opts.status ? { status: opts.status } : {}),
           ...(opts.before ? { before: opts.before } : {}),
         });
         if (opts.json) printJson(items);
