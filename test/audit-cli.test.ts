@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -201,6 +201,63 @@ describe('countersign audit (CLI)', () => {
     const { problem } = JSON.parse(r.stdout);
     expect(problem).toMatchObject({ code: 'chain', path: 'checkpoints/0000000003' });
     expect(problem.message).toMatch(/checkpoint 2 is missing/);
+  });
+
+  /** Runs each case at once and expects exit 2 with exactly that one line on stderr. */
+  async function expectUsage(cases: Array<[string[], string]>): Promise<void> {
+    const results = await Promise.all(cases.map(([args]) => cli(...args)));
+    results.forEach((r, i) => {
+      const [args, message] = cases[i]!;
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({
+        args,
+        code: 2,
+        stderr: `error: ${message}\n`,
+      });
+    });
+  }
+
+  it('says which path given to verify cannot be used and why, with exit 2', async () => {
+    const key = new CheckpointSigner('paths.example/log', LocalEd25519Key.generate(), systemClock)
+      .verifierKey;
+    await mkdir(join(dir, 'a-folder'), { recursive: true });
+    await writeFile(join(dir, 'plain'), 'not a directory');
+    await expectUsage([
+      [
+        ['audit', 'verify', 'plain', '--key', key],
+        'plain: is a file, not a directory; give the directory that `countersign audit export --out` wrote',
+      ],
+      [
+        ['audit', 'verify', 'a-folder', '--key', 'a-folder'],
+        'a-folder: cannot read the --key file (it is a directory, not a file); give the file holding the verifier key, or the key itself',
+      ],
+      [
+        ['audit', 'verify', 'a-folder', '--key', key, '--trusted-checkpoint', 'a-folder'],
+        'a-folder: cannot read the trusted checkpoint (it is a directory, not a file); give the checkpoint file you saved from the log earlier',
+      ],
+      [
+        ['audit', 'verify-receipt', 'a-folder', '--key', key],
+        'a-folder: cannot read the receipt (it is a directory, not a file); give a receipt written by `countersign audit receipt --out`',
+      ],
+    ]);
+  });
+
+  it('says which path an operator command cannot write and why, with exit 2', async () => {
+    await mkdir(join(dir, 'a-folder'), { recursive: true });
+    await writeFile(join(dir, 'plain'), 'not a directory');
+    await expectUsage([
+      [
+        ['audit', 'export', '--out', 'plain/sub', '-c', 'countersign.yaml'],
+        'plain/sub: cannot create the bundle directory (a part of the path is a file, not a directory); choose an --out directory you can write to',
+      ],
+      [
+        ['audit', 'receipt', '0', '--out', 'plain/r', '-c', 'countersign.yaml'],
+        'plain/r: cannot write the receipt (a part of the path is a file, not a directory); choose an --out file in a directory you can write to',
+      ],
+      [
+        ['audit', 'ship', '--to', 'jsonl:shipped.jsonl', '--state', 'a-folder', '-c', 'countersign.yaml'],
+        'a-folder: cannot read the cursor file (it is a directory, not a file); give --state a file path; it is created on first use',
+      ],
+    ]);
   });
 
   it('explains a missing signing key', async () => {

@@ -309,6 +309,26 @@ describe('countersign CLI', () => {
     expect(new Set(items.map((i) => i.status))).toEqual(new Set(['pending']));
   });
 
+  it('says which file argument cannot be used and why, in one line with exit 2', async () => {
+    const unreachable = { COUNTERSIGN_URL: 'http://127.0.0.1:9', COUNTERSIGN_TOKEN: t.agent };
+    const missing = join(t.dir, 'missing.json');
+    const params = await cli(
+      ['submit', '--type', 'x.y', '--resource', 'r', '--justification', 'j', '--params', `@${missing}`],
+      unreachable,
+    );
+    expect(params.code).toBe(2);
+    expect(params.err).toBe(
+      `error: ${missing}: cannot read the --params file (no such file or directory); check the path after @, or pass the JSON object itself\n`,
+    );
+    const file = join(t.dir, 'a-regular-file');
+    writeFileSync(file, '');
+    const init = await cli(['init', '--dir', join(file, 'sub')]);
+    expect(init.code).toBe(2);
+    expect(init.err).toBe(
+      `error: ${join(file, 'sub', '.countersign')}: cannot create the data directory (a part of the path is a file, not a directory); choose a --dir that is a directory you can write to, or one to create\n`,
+    );
+  });
+
   it('run where no gateway keeps its store, an operator command says so and keeps the new store private', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'cs-cli-empty-'));
     try {

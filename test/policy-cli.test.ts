@@ -123,5 +123,18 @@ describe('countersign policy', () => {
     ]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--action is not valid JSON/);
+    const missing = join(dir, 'missing.json');
+    const noFile = await cli([
+      'policy',
+      'explain',
+      '--policy',
+      'examples/policies/default.yaml',
+      '--action',
+      `@${missing}`,
+    ]);
+    expect(noFile.code).toBe(2);
+    expect(noFile.err).toBe(
+      `error: ${missing}: cannot read the --action file (no such file or directory); check the path after @, or pass the JSON object itself\n`,
+    );
   });
 });

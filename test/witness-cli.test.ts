@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -92,6 +92,13 @@ describe('countersign witness (CLI): bad listen options', () => {
       const notANumber = await runCli([...args, '--port', 'http', '--state', join(wdir, 's.json')]);
       expect(notANumber.code).toBe(2);
       expect(notANumber.err).toContain('expected a whole number from 0 to 65535');
+      const plain = join(wdir, 'plain');
+      await writeFile(plain, '');
+      const underAFile = await runCli([...args.slice(0, -1), join(plain, 'k')]);
+      expect(underAFile.code).toBe(2);
+      expect(underAFile.err).toBe(
+        `error: ${join(plain, 'k')}: cannot read the witness key (a part of the path is a file, not a directory); give --key-file the witness key, or a path in a directory you can write to\n`,
+      );
     } finally {
       taken.close();
       await rm(wdir, { recursive: true, force: true });

@@ -1,13 +1,13 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-
 import { type ClientFlags, clientFrom, clientHelp } from '../context.js';
-
+import { readArgFile } from '../files.js';
 import { exit, integerIn, printJson, UsageError } from '../output.js';
 
 function parseParams(text: string | undefined): Record<string, unknown> {
   if (text === undefined) return {};
-  const raw = text.startsWith('@') ? readFileSync(text.slice(1), 'utf8') : text;
+  const raw = text.startsWith('@')
+    ? readArgFile(text.slice(1), '--params file', 'check the path after @, or pass the JSON object itself')
+    : text;
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -58,12 +58,14 @@ export function agentCommands(program: Command): void {
           json?: boolean;
         },
       ) => {
+        // The command line is checked before the credential, so one run reports what to fix in it.
+        const params = parseParams(opts.params);
         const client = clientFrom(opts);
         let view = await client.submit({
           type: opts.type,
           resource: opts.resource,
           justification: opts.justification,
-          params: parseParams(opts.params),
+          params,
         });
         if (view.status === 'pending' && opts.wait && opts.wait > 0) {
           if (!opts.json)

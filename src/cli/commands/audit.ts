@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
 import { type CheckpointSigner, logKeyFrom } from '../../audit/checkpoint.js';
@@ -18,6 +18,7 @@ import { openStore } from '../../server/gateway.js';
 import { inUseFile, keyUser, loadOrCreateSigningKey } from '../../server/keys.js';
 import type { SqliteStore } from '../../store/sqlite/index.js';
 import { type ConfigOption, resolveConfig } from '../context.js';
+import { checkStateFile, makeArgDir, readArgFile, requireArgDir, writeArgFile } from '../files.js';
 import { exit, integerIn, printJson, table, UsageError } from '../output.js';
 
 function signerFor(opts: ConfigOption): {
@@ -65,8 +66,8 @@ async function withLog<T>(
 
 /** `--key` takes the verifier key itself or a file holding it. */
 function readKey(key: string): string {
-  if (existsSync(key)) return readFileSync(key, 'utf8').trim();
-  return key.trim();
+  if (!existsSync(key)) return key.trim();
+  return readArgFile(key, '--key file', 'give the file holding the verifier key, or the key itself').trim();
 }
 
 async function receiptFor(store: SqliteStore, latest: StoredCheckpoint, index: number): Promise<string> {
@@ -119,10 +120,13 @@ export function auditCommands(program: Command): void {
     .option(...configOption)
     .option('--json', 'print JSON')
     .action(async (opts: ConfigOption & { out: string; json?: boolean }) => {
-      const { r, keyRotated } = await withLog(opts, async (store, signer, _latest, config) => ({
-        r: await exportBundle(store.audit, signer.verifierKey, opts.out),
-        keyRotated: rotated(config.audit.signingKeyFile),
-      }));
+      const { r, keyRotated } = await withLog(opts, async (store, signer, _latest, config) => {
+        makeArgDir(opts.out, 'bundle directory', 'choose an --out directory you can write to');
+        return {
+          r: await exportBundle(store.audit, signer.verifierKey, opts.out),
+          keyRotated: rotated(config.audit.signingKeyFile),
+        };
+      });
       if (opts.json) return printJson({ out: opts.out, ...r });
       process.stdout.write(`exported ${r.size} entries and ${r.checkpoints} checkpoints to ${opts.out}\n`);
       process.stdout.write(
@@ -147,16 +151,22 @@ export function auditCommands(program: Command): void {
         dir: string,
         opts: { key: string; trustedCheckpoint?: string; json?: boolean; progress: boolean },
       ) => {
-        if (!existsSync(dir)) throw new UsageError(`${dir}: no such bundle directory`);
-        if (opts.trustedCheckpoint && !existsSync(opts.trustedCheckpoint)) {
-          throw new UsageError(`${opts.trustedCheckpoint}: no such checkpoint file`);
-        }
+        requireArgDir(
+          dir,
+          'bundle directory',
+          'give the directory that `countersign audit export --out` wrote',
+        );
+        const trusted =
+          opts.trustedCheckpoint &&
+          readArgFile(
+            opts.trustedCheckpoint,
+            'trusted checkpoint',
+            'give the checkpoint file you saved from the log earlier',
+          );
         const showProgress = opts.progress && !opts.json && process.stderr.isTTY;
         const report = await verifyBundle(dir, {
           key: readKey(opts.key),
-          ...(opts.trustedCheckpoint
-            ? { trustedCheckpoint: readFileSync(opts.trustedCheckpoint, 'utf8') }
-            : {}),
+          ...(trusted ? { trustedCheckpoint: trusted } : {}),
           ...(showProgress
             ? { onProgress: (d: number, t: number) => process.stderr.write(`\rverified ${d}/${t} entries`) }
             : {}),
@@ -233,7 +243,8 @@ export function auditCommands(program: Command): void {
           throw new UsageError(`entry ${index} does not exist (the log has ${latest.size})`);
         return receiptFor(store, latest, index);
       });
-      if (opts.out) writeFileSync(opts.out, text);
+      if (opts.out)
+        writeArgFile(opts.out, text, 'receipt', 'choose an --out file in a directory you can write to');
       else process.stdout.write(text);
     });
 
@@ -254,6 +265,7 @@ export function auditCommands(program: Command): void {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
+      checkStateFile(opts.state, 'cursor file');
       const store = openStore(resolveConfig(opts));
       const cursors = new CursorFile(opts.state);
       let failed = false;
@@ -337,9 +349,13 @@ export function auditCommands(program: Command): void {
     .requiredOption('--key <verifier>', "the log's verifier key, or a file holding it")
     .option('--json', 'print JSON')
     .action((file: string, opts: { key: string; json?: boolean }) => {
-      if (!existsSync(file)) throw new UsageError(`${file}: no such receipt`);
+      const receipt = readArgFile(
+        file,
+        'receipt',
+        'give a receipt written by `countersign audit receipt --out`',
+      );
       try {
-        const r = verifyReceipt(readFileSync(file, 'utf8'), logKeyFrom(readKey(opts.key)));
+        const r = verifyReceipt(receipt, logKeyFrom(readKey(opts.key)));
         if (opts.json)
           return printJson({
             ok: true,

@@ -1,8 +1,9 @@
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { examplePolicy } from '../../server/gateway.js';
 import { loadOrCreateSigningKey } from '../../server/keys.js';
+import { makeArgDir, writeArgFile } from '../files.js';
 import { printJson, UsageError } from '../output.js';
 
 const template = `# Countersign configuration. Reference: docs/configuration.md
@@ -37,9 +38,10 @@ export function initCommand(program: Command): void {
       for (const f of [configFile, policyFile]) {
         if (existsSync(f) && !opts.force) throw new UsageError(`${f} exists; pass --force to overwrite it`);
       }
-      mkdirSync(join(dir, '.countersign'), { recursive: true, mode: 0o700 });
-      writeFileSync(configFile, template);
-      copyFileSync(examplePolicy, policyFile);
+      const fix = 'choose a --dir that is a directory you can write to, or one to create';
+      makeArgDir(join(dir, '.countersign'), 'data directory', fix, 0o700);
+      writeArgFile(configFile, template, 'configuration', fix);
+      writeArgFile(policyFile, readFileSync(examplePolicy, 'utf8'), 'policy', fix);
       const keyFile = join(dir, '.countersign', 'audit-signing.key');
       const key = loadOrCreateSigningKey(keyFile);
       const out = {

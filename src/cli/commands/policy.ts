@@ -9,11 +9,14 @@ import { runPolicyTests, type TestReport } from '../../policy/testing.js';
 import type { Explanation } from '../../policy/types.js';
 import { examplePolicy } from '../../server/gateway.js';
 import { resolveConfig } from '../context.js';
+import { readArgFile } from '../files.js';
 import { exit, printJson, table, UsageError } from '../output.js';
 
 /** `--action '{"type":…}'` or `--action @file.json`. */
 function jsonArg(flag: string, value: string): Record<string, unknown> {
-  const text = value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
+  const text = value.startsWith('@')
+    ? readArgFile(value.slice(1), `${flag} file`, 'check the path after @, or pass the JSON object itself')
+    : value;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

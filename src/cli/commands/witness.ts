@@ -1,4 +1,3 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { logKeyFrom } from '../../audit/checkpoint.js';
@@ -6,16 +5,20 @@ import { LocalEd25519Key } from '../../audit/note.js';
 import { FileWitnessState, Witness } from '../../audit/witness.js';
 import { witnessServer } from '../../audit/witness-http.js';
 import { systemClock } from '../../core/clock.js';
+import { checkStateFile, readOptionalArgFile, writeArgFile } from '../files.js';
 import { integerIn, UsageError } from '../output.js';
 
+const keyFix = 'give --key-file the witness key, or a path in a directory you can write to';
+
 function witnessKey(file: string): LocalEd25519Key {
-  if (!existsSync(file)) {
+  const pem = readOptionalArgFile(file, 'witness key', keyFix);
+  if (pem === undefined) {
     const key = LocalEd25519Key.generate();
-    writeFileSync(file, key.toPem(), { mode: 0o600, flag: 'wx' });
+    writeArgFile(file, key.toPem(), 'witness key', keyFix, { mode: 0o600, flag: 'wx' });
     return key;
   }
   try {
-    return LocalEd25519Key.fromPem(readFileSync(file, 'utf8'));
+    return LocalEd25519Key.fromPem(pem);
   } catch {
     throw new UsageError(
       `${file}: not an Ed25519 private key (PKCS#8 PEM); move it away to create a new one`,
@@ -52,6 +55,7 @@ export function witnessCommand(program: Command): void {
         } catch (e) {
           throw new UsageError((e as Error).message);
         }
+        checkStateFile(opts.state, 'witness state');
         const witness = new Witness(
           opts.name,
           witnessKey(opts.keyFile),
