@@ -71,6 +71,12 @@ describe('countersign audit (CLI)', () => {
     expect((await cli('audit', 'verify-receipt', 'r.tlog-proof', '--key', key)).code).toBe(0);
     await writeFile(join(dir, 'r2.tlog-proof'), text.replace(/^index 0$/m, 'index 1'));
     expect((await cli('audit', 'verify-receipt', 'r2.tlog-proof', '--key', key)).code).toBe(1);
+    const noEntry = await cli('audit', 'receipt', '999999', '-c', 'countersign.yaml');
+    expect(noEntry.code).toBe(5);
+    expect(noEntry.stderr).toMatch(/^error: entry 999999 does not exist: the log has \d+ entries/);
+    const badKey = await cli('audit', 'verify-receipt', 'r.tlog-proof', '--key', 'not-a-key');
+    expect(badKey.code).toBe(2);
+    expect(badKey.stderr).toMatch(/^error: verifier key "not-a-key" is malformed/);
   });
 
   it('shows the trail of one request with every event proven included', async () => {
@@ -94,7 +100,10 @@ describe('countersign audit (CLI)', () => {
     const rows = JSON.parse(r.stdout);
     expect(rows.map((x: { kind: string }) => x.kind)).toEqual(['request.submitted', 'request.approved']);
     expect(rows[0].receipt).toMatch(/^c2sp\.org\/tlog-proof@v1/);
-    expect((await cli('audit', 'trail', 'req_none', '-c', 'countersign.yaml')).code).toBe(2);
+    // Not found is 5, as for `countersign requests show` against the gateway (docs/cli.md).
+    const none = await cli('audit', 'trail', 'req_none', '-c', 'countersign.yaml');
+    expect(none.code).toBe(5);
+    expect(none.stderr).toMatch(/^error: no audit events for request req_none; check the id/);
   });
 
   it('ships entries to a JSON lines file and resumes from its cursor', async () => {

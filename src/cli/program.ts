@@ -21,7 +21,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 action refused, 4 still pending, 5 refused by the API.\nDocs: docs/cli.md',
+      '\nExit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 action refused, 4 still pending, 5 refused or not found by the gateway or the store.\nDocs: docs/cli.md',
     );
   serveCommand(program);
   initCommand(program);

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
-import { type CheckpointSigner, logKeyFrom } from '../../audit/checkpoint.js';
+import { type CheckpointSigner, type LogKey, logKeyFrom } from '../../audit/checkpoint.js';
 import { AuditCheckpointer } from '../../audit/checkpointer.js';
 import { exportBundle } from '../../audit/export.js';
 import { CursorFile, exportOnce } from '../../audit/exporters/exporter.js';
@@ -14,6 +14,7 @@ import { rotateKey } from '../../audit/rotation.js';
 import { TileNodeReader } from '../../audit/tiles.js';
 import { verifyBundle } from '../../audit/verify.js';
 import { systemClock } from '../../core/clock.js';
+import { CountersignError } from '../../core/errors.js';
 import { openStore } from '../../server/gateway.js';
 import { inUseFile, keyUser, loadOrCreateSigningKey } from '../../server/keys.js';
 import type { SqliteStore } from '../../store/sqlite/index.js';
@@ -70,9 +71,19 @@ function readKey(key: string): string {
   return readArgFile(key, '--key file', 'give the file holding the verifier key, or the key itself').trim();
 }
 
+/** A malformed key is bad usage (exit 2), as in `audit verify`, not a failed verification. */
+function logKeyArg(key: string): LogKey {
+  const text = readKey(key);
+  try {
+    return logKeyFrom(text);
+  } catch (e) {
+    throw new UsageError((e as Error).message, '--key');
+  }
+}
+
 async function receiptFor(store: SqliteStore, latest: StoredCheckpoint, index: number): Promise<string> {
   const [row] = await store.audit.readEntries(index, 1);
-  if (!row || row.index !== index) throw new UsageError(`no audit entry ${index}`);
+  if (!row || row.index !== index) throw new CountersignError('CS_ERR_NOT_FOUND', `no audit entry ${index}`);
   const proof = await inclusionProof(new TileNodeReader(store.audit), index, latest.size);
   return formatReceipt({ index, proof, checkpoint: latest.note, extra: Buffer.from(row.entry, 'utf8') });
 }
@@ -97,7 +108,7 @@ export function auditCommands(program: Command): void {
     .description('the tamper-evident audit log: key, export, offline verify, trails and receipts')
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 verification failed or error, 2 bad usage (missing file, malformed key).\nDocs: docs/audit.md',
+      '\nExit codes: 0 ok, 1 verification failed or error, 2 bad usage (unreadable file, malformed key), 5 no such request or entry.\nDocs: docs/audit.md',
     );
 
   audit
@@ -224,7 +235,11 @@ export function auditCommands(program: Command): void {
           }),
         );
       });
-      if (rows.length === 0) throw new UsageError(`no audit events for request ${id}`);
+      if (rows.length === 0)
+        throw new CountersignError(
+          'CS_ERR_NOT_FOUND',
+          `no audit events for request ${id}; check the id, and that --config names the configuration of the gateway that handled it`,
+        );
       if (opts.json) return printJson(rows);
       process.stdout.write(
         `${table([['INDEX', 'EVENT', 'AT', 'BY', 'PROOF'], ...rows.map((r) => [String(r.index), r.kind, r.at, r.subject, 'included'])])}\n`,
@@ -240,7 +255,10 @@ export function auditCommands(program: Command): void {
     .action(async (index: number, opts: ConfigOption & { out?: string }) => {
       const text = await withLog(opts, async (store, _s, latest) => {
         if (index >= latest.size)
-          throw new UsageError(`entry ${index} does not exist (the log has ${latest.size})`);
+          throw new CountersignError(
+            'CS_ERR_NOT_FOUND',
+            `entry ${index} does not exist: the log has ${latest.size} entries, numbered from 0`,
+          );
         return receiptFor(store, latest, index);
       });
       if (opts.out)
@@ -354,8 +372,9 @@ export function auditCommands(program: Command): void {
         'receipt',
         'give a receipt written by `countersign audit receipt --out`',
       );
+      const key = logKeyArg(opts.key);
       try {
-        const r = verifyReceipt(receipt, logKeyFrom(readKey(opts.key)));
+        const r = verifyReceipt(receipt, key);
         if (opts.json)
           return printJson({
             ok: true,
