@@ -59,6 +59,13 @@ describe('countersign audit (CLI)', () => {
     const usage = await cli('audit', 'verify', 'bundle', '--key', 'not-a-key');
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/malformed/);
+    // A script that asked for JSON gets JSON on failure too, with the same exit code.
+    const usageJson = await cli('audit', 'verify', 'bundle', '--key', 'not-a-key', '--json');
+    expect(usageJson.code).toBe(2);
+    expect(JSON.parse(usageJson.stdout)).toEqual({
+      ok: false,
+      error: { code: 'usage', message: expect.stringMatching(/malformed/), where: '--key' },
+    });
   });
 
   it('prints a receipt that verifies offline, and fails on an edited one', async () => {
@@ -71,6 +78,12 @@ describe('countersign audit (CLI)', () => {
     expect((await cli('audit', 'verify-receipt', 'r.tlog-proof', '--key', key)).code).toBe(0);
     await writeFile(join(dir, 'r2.tlog-proof'), text.replace(/^index 0$/m, 'index 1'));
     expect((await cli('audit', 'verify-receipt', 'r2.tlog-proof', '--key', key)).code).toBe(1);
+    const failedJson = await cli('audit', 'verify-receipt', 'r2.tlog-proof', '--key', key, '--json');
+    expect(failedJson.code).toBe(1);
+    expect(JSON.parse(failedJson.stdout)).toEqual({
+      ok: false,
+      error: { code: 'verification_failed', message: expect.any(String), where: 'r2.tlog-proof' },
+    });
     const noEntry = await cli('audit', 'receipt', '999999', '-c', 'countersign.yaml');
     expect(noEntry.code).toBe(5);
     expect(noEntry.stderr).toMatch(/^error: entry 999999 does not exist: the log has \d+ entries/);

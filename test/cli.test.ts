@@ -329,6 +329,29 @@ describe('countersign CLI', () => {
     );
   });
 
+  it('with --json prints one JSON failure on stdout, whatever failed, with the documented exit code', async () => {
+    const cases = [
+      { args: ['requests', 'show', 'req_none', '--json'], code: 5, error: 'CS_ERR_NOT_FOUND' },
+      { args: ['requests', 'list', '--limit', '0', '--json'], code: 2, error: 'usage' },
+      { args: ['requests', 'list', '--status', 'bogus', '--json'], code: 2, error: 'usage' },
+      { args: ['submit', '--type', 'x.y', '--resource', 'r', '--json'], code: 2, error: 'usage' },
+    ];
+    for (const c of cases) {
+      const r = await cli(c.args, env(t.agent));
+      expect({ args: c.args, code: r.code }).toEqual({ args: c.args, code: c.code });
+      const doc = JSON.parse(r.out);
+      expect(doc).toMatchObject({ ok: false, error: { code: c.error } });
+      // The human message is on stderr still, and says the same.
+      expect(r.err).toContain(`error: ${doc.error.message}`);
+    }
+    const down = await cli(['requests', 'list', '--json'], {
+      COUNTERSIGN_URL: 'http://127.0.0.1:9',
+      COUNTERSIGN_TOKEN: t.agent,
+    });
+    expect(down.code).toBe(1);
+    expect(JSON.parse(down.out).error.code).toBe('unreachable');
+  });
+
   it('run where no gateway keeps its store, an operator command says so and keeps the new store private', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'cs-cli-empty-'));
     try {

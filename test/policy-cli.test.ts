@@ -89,6 +89,26 @@ describe('countersign policy', () => {
     expect(fail.out).toMatch(/0 passed, 1 failed/);
   });
 
+  it('check and test with --json print one JSON failure on stdout when a file is invalid, exit 2', async () => {
+    const bad = join(dir, 'bad-json.yaml');
+    writeFileSync(bad, 'rules:\n  - name: a\n    decision: alow\n');
+    const missing = join(dir, 'missing.test.yaml');
+    for (const [args, where] of [
+      [['policy', 'check', '--json', bad], `${bad}:3:5`],
+      [['policy', 'test', '--json', missing], missing],
+    ] as const) {
+      const r = await spawned([...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      const { ok, error } = JSON.parse(r.out);
+      expect({ ok, code: error.code, where: error.where }).toEqual({
+        ok: false,
+        code: 'invalid_file',
+        where,
+      });
+      expect(r.err).toBe(`error: ${error.message}\n`);
+    }
+  });
+
   it('explain: every rule with its outcome, and the decision', async () => {
     const action = JSON.stringify({
       type: 'exec.command',

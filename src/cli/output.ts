@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { CountersignError } from '../core/errors.js';
-import { CountersignApiError } from '../sdk/client.js';
+import { CountersignApiError, type Problem } from '../sdk/client.js';
 import { SourceError } from '../util/yaml-source.js';
 
 /** Exit codes, documented in docs/cli.md. Scripts rely on them: never renumber. */
@@ -25,36 +25,83 @@ export function table(rows: string[][]): string {
     .join('\n');
 }
 
-/** Prints an error the way a user can act on it and returns the exit code it deserves. */
-export function report(error: unknown): number {
-  if (error instanceof CountersignApiError) {
-    const p = error.problem;
-    process.stderr.write(`error: ${p.title}${p.detail ? `: ${p.detail}` : ''}\n`);
-    for (const e of p.errors ?? []) process.stderr.write(`  ${e.path} ${e.message}\n`);
-    if (p.fix) process.stderr.write(`hint: ${p.fix}\n`);
-    return p.status >= 500 ? exit.failure : exit.apiError;
-  }
-  if (error instanceof SourceError) {
-    process.stderr.write(`error: ${error.message}\n`);
-    return exit.usage;
-  }
-  if (error instanceof CountersignError) {
-    process.stderr.write(`error: ${error.message}\n`);
-    return error.status < 500 ? exit.apiError : exit.failure;
-  }
-  if (error instanceof UsageError) {
-    process.stderr.write(`error: ${error.message}\n`);
-    return exit.usage;
-  }
-  if (error instanceof TypeError && error.message === 'fetch failed') {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    process.stderr.write(
-      `error: cannot reach the gateway (${cause?.code ?? cause?.message ?? 'network error'}); is \`countersign serve\` running? Set --url or COUNTERSIGN_URL.\n`,
-    );
-    return exit.failure;
-  }
-  process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-  return exit.failure;
+/**
+ * One failure, from which both the human lines (stderr) and the `--json` document (stdout) are
+ * made, so that the two never say different things.
+ */
+interface Failure {
+  exitCode: number;
+  /** A gateway error code (`CS_ERR_…`), or one of the CLI's own: docs/cli.md#json-output. */
+  code: string;
+  message: string;
+  /** The flag, path or `file:line:column` at fault, when there is one. */
+  where?: string;
+  /** Lines printed under the message, such as each invalid field. */
+  details?: string[];
+  hint?: string;
+}
+
+function apiFailure(p: Problem): Failure {
+  return {
+    exitCode: p.status >= 500 ? exit.failure : exit.apiError,
+    code: p.code,
+    message: `${p.title}${p.detail ? `: ${p.detail}` : ''}`,
+    details: (p.errors ?? []).map((e) => `${e.path} ${e.message}`),
+    ...(p.fix ? { hint: p.fix } : {}),
+  };
+}
+
+function unreachable(error: TypeError): Failure {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return {
+    exitCode: exit.failure,
+    code: 'unreachable',
+    message: `cannot reach the gateway (${cause?.code ?? cause?.message ?? 'network error'}); is \`countersign serve\` running? Set --url or COUNTERSIGN_URL.`,
+  };
+}
+
+function failureOf(error: unknown): Failure {
+  if (error instanceof CountersignApiError) return apiFailure(error.problem);
+  if (error instanceof SourceError)
+    return { exitCode: exit.usage, code: 'invalid_file', message: error.message, where: error.location };
+  if (error instanceof CountersignError)
+    return {
+      exitCode: error.status < 500 ? exit.apiError : exit.failure,
+      code: error.code,
+      message: error.message,
+    };
+  if (error instanceof UsageError)
+    return {
+      exitCode: exit.usage,
+      code: 'usage',
+      message: error.message,
+      ...(error.where ? { where: error.where } : {}),
+    };
+  if (error instanceof TypeError && error.message === 'fetch failed') return unreachable(error);
+  return {
+    exitCode: exit.failure,
+    code: 'error',
+    message: error instanceof Error ? error.message : String(error),
+  };
+}
+
+/** The one JSON document a `--json` run prints on stdout when it fails. */
+export function printFailure(f: Pick<Failure, 'code' | 'message' | 'where' | 'hint'>): void {
+  const { code, message, where, hint } = f;
+  printJson({ ok: false, error: { code, message, ...(where ? { where } : {}), ...(hint ? { hint } : {}) } });
+}
+
+/**
+ * Prints an error the way a user can act on it and returns the exit code it deserves. With
+ * `json`, a script also gets the failure as JSON on stdout: it must never find stdout empty.
+ */
+export function report(error: unknown, opts: { json?: boolean } = {}): number {
+  const f = failureOf(error);
+  process.stderr.write(`error: ${f.message}\n`);
+  for (const line of f.details ?? []) process.stderr.write(`  ${line}\n`);
+  if (f.hint) process.stderr.write(`hint: ${f.hint}\n`);
+  if (opts.json) printFailure(f);
+  return f.exitCode;
 }
 
 /** The command line is wrong (exit 2). `where` names the flag or the path at fault. */

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
-import { type CheckpointSigner, type LogKey, logKeyFrom } from '../../audit/checkpoint.js';
+import { type CheckpointSigner, logKeyFrom } from '../../audit/checkpoint.js';
 import { AuditCheckpointer } from '../../audit/checkpointer.js';
 import { exportBundle } from '../../audit/export.js';
 import { CursorFile, exportOnce } from '../../audit/exporters/exporter.js';
@@ -12,7 +12,7 @@ import { LocalEd25519Key } from '../../audit/note.js';
 import { formatReceipt, verifyReceipt } from '../../audit/proof.js';
 import { rotateKey } from '../../audit/rotation.js';
 import { TileNodeReader } from '../../audit/tiles.js';
-import { verifyBundle } from '../../audit/verify.js';
+import { type VerifyReport, verifyBundle } from '../../audit/verify.js';
 import { systemClock } from '../../core/clock.js';
 import { CountersignError } from '../../core/errors.js';
 import { openStore } from '../../server/gateway.js';
@@ -20,7 +20,7 @@ import { inUseFile, keyUser, loadOrCreateSigningKey } from '../../server/keys.js
 import type { SqliteStore } from '../../store/sqlite/index.js';
 import { type ConfigOption, resolveConfig } from '../context.js';
 import { checkStateFile, makeArgDir, readArgFile, requireArgDir, writeArgFile } from '../files.js';
-import { exit, integerIn, printJson, table, UsageError } from '../output.js';
+import { exit, integerIn, printFailure, printJson, table, UsageError } from '../output.js';
 
 function signerFor(opts: ConfigOption): {
   signer: CheckpointSigner;
@@ -71,14 +71,32 @@ function readKey(key: string): string {
   return readArgFile(key, '--key file', 'give the file holding the verifier key, or the key itself').trim();
 }
 
-/** A malformed key is bad usage (exit 2), as in `audit verify`, not a failed verification. */
-function logKeyArg(key: string): LogKey {
+/** `--key`, checked: a malformed key is bad usage (exit 2), not a failed verification. */
+function verifierKeyArg(key: string): string {
   const text = readKey(key);
   try {
-    return logKeyFrom(text);
+    logKeyFrom(text);
   } catch (e) {
     throw new UsageError((e as Error).message, '--key');
   }
+  return text;
+}
+
+function printVerifyReport(report: VerifyReport): void {
+  if (report.ok) {
+    const when = new Date((report.timestamp ?? 0) * 1000).toISOString();
+    process.stdout.write(
+      `OK: ${report.entries} entries, ${report.checkpoints} checkpoints; tree size ${report.size}, root ${report.root}, signed ${when}\n`,
+    );
+    if (report.unchained)
+      process.stdout.write(
+        `note: the first ${report.unchained} checkpoints were signed before checkpoints were chained; only the chained ones after them show that none is missing\n`,
+      );
+    return;
+  }
+  const p = report.problem!;
+  process.stdout.write(`FAILED (${p.code}): ${p.message}\n`);
+  if (p.index !== undefined) process.stdout.write(`first bad entry: ${p.index}\n`);
 }
 
 async function receiptFor(store: SqliteStore, latest: StoredCheckpoint, index: number): Promise<string> {
@@ -176,33 +194,18 @@ export function auditCommands(program: Command): void {
           );
         const showProgress = opts.progress && !opts.json && process.stderr.isTTY;
         const report = await verifyBundle(dir, {
-          key: readKey(opts.key),
+          key: verifierKeyArg(opts.key),
           ...(trusted ? { trustedCheckpoint: trusted } : {}),
           ...(showProgress
             ? { onProgress: (d: number, t: number) => process.stderr.write(`\rverified ${d}/${t} entries`) }
             : {}),
         });
         if (showProgress) process.stderr.write('\n');
-        if (report.problem?.code === 'key') {
-          process.stderr.write(`error: ${report.problem.message}\n`);
-          process.exitCode = exit.usage;
-          return;
-        }
+        // --key was checked above: a key problem now is the trusted checkpoint's signature.
+        if (report.problem?.code === 'key')
+          throw new UsageError(report.problem.message, opts.trustedCheckpoint);
         if (opts.json) printJson(report);
-        else if (report.ok) {
-          const when = new Date((report.timestamp ?? 0) * 1000).toISOString();
-          process.stdout.write(
-            `OK: ${report.entries} entries, ${report.checkpoints} checkpoints; tree size ${report.size}, root ${report.root}, signed ${when}\n`,
-          );
-          if (report.unchained)
-            process.stdout.write(
-              `note: the first ${report.unchained} checkpoints were signed before checkpoints were chained; only the chained ones after them show that none is missing\n`,
-            );
-        } else {
-          const p = report.problem!;
-          process.stdout.write(`FAILED (${p.code}): ${p.message}\n`);
-          if (p.index !== undefined) process.stdout.write(`first bad entry: ${p.index}\n`);
-        }
+        else printVerifyReport(report);
         if (!report.ok) process.exitCode = exit.failure;
       },
     );
@@ -372,7 +375,7 @@ export function auditCommands(program: Command): void {
         'receipt',
         'give a receipt written by `countersign audit receipt --out`',
       );
-      const key = logKeyArg(opts.key);
+      const key = logKeyFrom(verifierKeyArg(opts.key));
       try {
         const r = verifyReceipt(receipt, key);
         if (opts.json)
@@ -386,7 +389,8 @@ export function auditCommands(program: Command): void {
           `OK: entry ${r.index} is in the log of size ${r.checkpoint.checkpoint.size}\n${r.entry}\n`,
         );
       } catch (e) {
-        if (opts.json) printJson({ ok: false, error: (e as Error).message });
+        if (opts.json)
+          printFailure({ code: 'verification_failed', message: (e as Error).message, where: file });
         else process.stdout.write(`FAILED: ${(e as Error).message}\n`);
         process.exitCode = exit.failure;
       }
