@@ -352,6 +352,22 @@ describe('countersign CLI', () => {
     expect(JSON.parse(down.out).error.code).toBe('unreachable');
   });
 
+  it('hints at the command to run, not at the HTTP API', async () => {
+    const sub = await cli(
+      ['submit', '--type', iamAction.type, '--resource', 'r', '--justification', 'j', '--json'],
+      env(t.agent),
+    );
+    const id = JSON.parse(sub.out).id as string;
+    const early = await cli(['result', id, '--outcome', 'succeeded'], env(t.agent));
+    expect(early.code).toBe(5);
+    expect(early.err).toContain(`request ${id} is pending; only an allowed or approved action can run`);
+    expect(early.err).toContain('hint: see where the request stands with `countersign requests show <id>`');
+    const stranger = await cli(['requests', 'list'], env('csk_unknown.secret'));
+    expect(stranger.code).toBe(5);
+    expect(stranger.err).toContain('hint: pass --token or set COUNTERSIGN_TOKEN');
+    for (const r of [early, stranger]) expect(r.err).not.toMatch(/\/v1\/|Authorization/);
+  });
+
   it('run where no gateway keeps its store, an operator command says so and keeps the new store private', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'cs-cli-empty-'));
     try {

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import { CountersignError } from '../core/errors.js';
 import { CountersignApiError, type Problem } from '../sdk/client.js';
 import { SourceError } from '../util/yaml-source.js';
+import { cliHint, fieldName } from './hints.js';
 
 /** Exit codes, documented in docs/cli.md. Scripts rely on them: never renumber. */
 export const exit = {
@@ -36,18 +37,20 @@ interface Failure {
   message: string;
   /** The flag, path or `file:line:column` at fault, when there is one. */
   where?: string;
-  /** Lines printed under the message, such as each invalid field. */
-  details?: string[];
   hint?: string;
 }
 
 function apiFailure(p: Problem): Failure {
+  // The detail of a validation problem lists its errors, one per schema branch that failed: a
+  // bad value in a union is the same line many times.
+  const fields = [...new Set((p.errors ?? []).map((e) => `${fieldName(e.path)} ${e.message}`))];
+  const detail = fields.length > 0 ? fields.join('; ') : p.detail;
+  const hint = cliHint(p.code, p.fix);
   return {
     exitCode: p.status >= 500 ? exit.failure : exit.apiError,
     code: p.code,
-    message: `${p.title}${p.detail ? `: ${p.detail}` : ''}`,
-    details: (p.errors ?? []).map((e) => `${e.path} ${e.message}`),
-    ...(p.fix ? { hint: p.fix } : {}),
+    message: `${p.title}${detail ? `: ${detail}` : ''}`,
+    ...(hint ? { hint } : {}),
   };
 }
 
@@ -98,7 +101,6 @@ export function printFailure(f: Pick<Failure, 'code' | 'message' | 'where' | 'hi
 export function report(error: unknown, opts: { json?: boolean } = {}): number {
   const f = failureOf(error);
   process.stderr.write(`error: ${f.message}\n`);
-  for (const line of f.details ?? []) process.stderr.write(`  ${line}\n`);
   if (f.hint) process.stderr.write(`hint: ${f.hint}\n`);
   if (opts.json) printFailure(f);
   return f.exitCode;
