@@ -99,11 +99,11 @@ async function checkSignIn(base: string, start: string): Promise<void> {
   try {
     res = await fetch(start, { redirect: 'manual', signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
   } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code;
+    const { cause } = e as { cause?: { code?: string; message?: string } };
     const why =
       (e as Error).name === 'TimeoutError'
         ? `no answer within ${CHECK_TIMEOUT_MS / 1000} s`
-        : (cause ?? (e as Error).message);
+        : (cause?.code ?? cause?.message ?? (e as Error).message);
     throw new GatewayUnreachable(
       `cannot reach the gateway at ${base} (${why}); start it with \`countersign serve\`, or point to it with --url or COUNTERSIGN_URL`,
     );

@@ -89,7 +89,9 @@ export function reviewCommands(program: Command): void {
       '\nPaging: when older requests remain, a line `more: --before ID` goes to stderr (also with --json,\nwhose stdout stays a plain array); run the command again with that --before to read the next page.',
     )
     .action(
-      async (opts: ClientFlags & { status?: RequestStatus; limit: number; before?: string; json?: boolean }) => {
+      async (
+        opts: ClientFlags & { status?: RequestStatus; limit: number; before?: string; json?: boolean },
+      ) => {
         const { items, next } = await clientFrom(opts).list({
           limit: opts.limit,
           ...(opts.status ? { status: opts.status } : {}),
