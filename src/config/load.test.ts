@@ -59,6 +59,19 @@ describe('configuration', () => {
     expect(errorOf(() => loadConfig(file('server:\n  port: high\n'), {}))).toMatch(
       /countersign\.yaml:2:3: server\.port must be integer/,
     );
+    expect(errorOf(() => loadConfig(file('slack:\n  mode: sockets\n'), {}))).toMatch(
+      /countersign\.yaml:2:3: slack\.mode must be one of http, socket\./,
+    );
+    expect(
+      errorOf(() =>
+        loadConfig(
+          file(
+            'identity:\n  jwt:\n    issuers:\n      - { name: ci, issuer: x, jwks: { keys: [{}] }, audience: a, algorithms: [HS256] }\n',
+          ),
+          {},
+        ),
+      ),
+    ).toMatch(/identity\.jwt\.issuers\.0\.algorithms\.0 must be one of RS256, RS384, .*EdDSA, Ed25519\./);
     expect(
       errorOf(() => loadConfig(file('reviewers:\n  - { id: a, email: nope, groups: [] }\n'), {})),
     ).toMatch(/countersign\.yaml:2:.*email/);

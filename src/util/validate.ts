@@ -13,7 +13,7 @@ const ajv = addFormats(
   new Ajv({ allErrors: true, strict: false, useDefaults: true, coerceTypes: false, verbose: true }),
 );
 
-function describe(e: ErrorObject): { path: Array<string | number>; problem: string } {
+function describe(e: ErrorObject, errors: ErrorObject[]): { path: Array<string | number>; problem: string } {
   const path = pointerToPath(e.instancePath);
   const at = path.length ? path.join('.') : 'the top level';
   const p = e.params as Record<string, unknown>;
@@ -30,6 +30,13 @@ function describe(e: ErrorObject): { path: Array<string | number>; problem: stri
         path,
         problem: `${at} must be one of ${(p.allowedValues as unknown[]).map(String).join(', ')}`,
       };
+    case 'const': {
+      // A union of literals (`mode: http | socket`) fails once per literal: name them all.
+      const allowed = errors
+        .filter((o) => o.keyword === 'const' && o.instancePath === e.instancePath)
+        .map((o) => String((o.params as Record<string, unknown>).allowedValue));
+      return { path, problem: `${at} must be one of ${[...new Set(allowed)].join(', ')}` };
+    }
     default:
       return { path, problem: `${at} ${e.message ?? 'is invalid'}` };
   }
@@ -104,6 +111,6 @@ export function validateSource<S extends TSchema>(schema: S, source: YamlSource,
   if (check(value)) return value as Static<S>;
   const errors = check.errors ?? [];
   const chosen = best(errors);
-  const { path, problem } = describe(chosen);
+  const { path, problem } = describe(chosen, errors);
   throw new SourceError(source.where(path), problem + suggestion(chosen, errors), fix);
 }
