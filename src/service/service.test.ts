@@ -65,3 +65,24 @@ describe('Service.waitForDecision', () => {
     expect(result?.status).toBe('approved');
   });
 });
+
+describe('Service.submit', () => {
+  const service = new Service({
+    store: {} as Store,
+    clock: new ManualClock(0),
+    notifier: new InProcessNotifier(),
+    policy: () => {
+      throw new Error('not used');
+    },
+  });
+  const input = { type: 'secrets.rotate', resource: 'prod/a', justification: 'j', params: {} };
+
+  it('names the kind of credential and its allowed types when refusing an action type', async () => {
+    await expect(service.submit(agent, input, ['deploy.*'])).rejects.toThrow(
+      'this agent key may not submit actions of type secrets.rotate (allowed: deploy.*)',
+    );
+    await expect(service.submit({ ...agent, via: 'jwt' }, input, ['deploy.*', 'db.migrate'])).rejects.toThrow(
+      'tokens of this issuer may not submit actions of type secrets.rotate (allowed: deploy.*, db.migrate)',
+    );
+  });
+});

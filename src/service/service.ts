@@ -109,7 +109,7 @@ export class Service {
     if (allowedTypes && !picomatch.isMatch(input.type, allowedTypes)) {
       throw new CountersignError(
         'CS_ERR_FORBIDDEN',
-        `this agent key may not submit actions of type ${input.type}`,
+        `${actor.via === 'jwt' ? 'tokens of this issuer' : 'this agent key'} may not submit actions of type ${input.type} (allowed: ${allowedTypes.join(', ')})`,
       );
     }
     const now = this.deps.clock.now();
