@@ -239,6 +239,16 @@ describe('eligibility and quorum', () => {
     ).toBeUndefined();
   });
 
+  it('says how recent the sign-in must be and how to get one, in the unit of the rule', () => {
+    const req = pendingRequest({ ...twoOfSre, stepUpMs: 90_000 });
+    const stale = reviewer('a', ['sre'], { authTime: 0 });
+    expect(() =>
+      checkVote(req, [], { reviewer: stale, vote: 'approve', comment: '', via: 't' }, 10 * 60_000),
+    ).toThrow(
+      'this rule needs a sign-in within the last 90s; sign in again with that bound (countersign login --max-age 90s, or /auth/login?max_age=90 in a browser), then vote again',
+    );
+  });
+
   it('refuses votes on a request that is not pending', () => {
     for (const status of [
       'approved',

@@ -1,3 +1,4 @@
+import { formatDuration } from '../util/duration.js';
 import { CountersignError } from './errors.js';
 import { humansInChain, norm, type Reviewer } from './identity.js';
 import type { ActionRequest, ApprovalRequirement, QuorumClause, Review, Vote } from './request.js';
@@ -102,7 +103,8 @@ export function checkVote(
   if (step !== undefined && (reviewer.authTime === undefined || now - reviewer.authTime > step)) {
     throw new CountersignError(
       'CS_ERR_STEP_UP_REQUIRED',
-      `this rule needs a login within the last ${Math.round(step / 60000)} minutes`,
+      `this rule needs a sign-in within the last ${formatDuration(step)}; sign in again with that bound ` +
+        `(countersign login --max-age ${formatDuration(step)}, or /auth/login?max_age=${Math.floor(step / 1000)} in a browser), then vote again`,
       // Lets a console or CLI send the reviewer straight to a fresh login (OIDC max_age).
       { maxAgeSeconds: Math.floor(step / 1000) },
     );
