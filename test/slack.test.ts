@@ -78,10 +78,20 @@ describe('review in Slack over HTTP', () => {
       'cs_approve',
       'cs_deny',
       `Approve action ${req.hash.slice(0, 12)} exactly as shown`,
-      `https://countersign.example.com/console/requests/${req.id}`,
+      `https://countersign.example.com/v1/actions/${req.id}`,
     ]) {
       expect(blocks).toContain(needle);
     }
+    // The link leads to the full request on this gateway, for a reviewer.
+    const link = new URL(/https:\/\/countersign\.example\.com\/[^|>"]+/.exec(blocks)?.[0] as string);
+    const { token } = await gw.admin.issueReviewerToken(gw.directory, 'alice@example.com');
+    const opened = await gw.app.inject({
+      method: 'GET',
+      url: link.pathname,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(opened.statusCode).toBe(200);
+    expect(opened.json()).toMatchObject({ id: req.id, hash: req.hash });
     const trail = await gw.service.trail(req.id);
     expect(trail.find((e) => e.kind === 'request.notified')?.details).toMatchObject({
       channel: 'slack',
@@ -338,9 +348,7 @@ describe('review in Slack over HTTP', () => {
     expect(blocks).toContain('&lt;!channel&gt;');
     expect(blocks).toContain('&amp;amp;');
     expect(blocks).not.toContain('x'.repeat(400));
-    expect(blocks).toContain(
-      `<https://countersign.example.com/console/requests/${req.id}|see the full request>`,
-    );
+    expect(blocks).toContain(`<https://countersign.example.com/v1/actions/${req.id}|see the full request>`);
     const text = String(slack.callsOf('chat.postMessage')[0]?.body.text);
     expect(text).not.toContain('<!channel>');
   });

@@ -26,6 +26,6 @@ describe('Slack configuration', () => {
     ]);
     expect(targetsFor(['slack:not a channel'], config)).toEqual([]);
     expect(targetsFor(['slack'], { ...config, defaultChannels: [] })).toEqual([]);
-    expect(config.requestUrl?.('req_1')).toBe('https://cs.example.com/console/requests/req_1');
+    expect(config.requestUrl?.('req_1')).toBe('https://cs.example.com/v1/actions/req_1');
   });
 });

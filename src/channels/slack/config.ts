@@ -15,7 +15,10 @@ export interface SlackConfig {
   apiUrl: string;
   retryAttempts: number;
   retryBaseMs: number;
-  /** Where a reviewer reads the full request; null when server.publicUrl is not set. */
+  /**
+   * Where a reviewer reads the full request (the API view, which a browser signed in through
+   * /auth/login opens with its session cookie); null when server.publicUrl is not set.
+   */
   requestUrl: ((id: string) => string) | null;
 }
 
@@ -45,7 +48,7 @@ export function resolveSlack(s: SlackSectionT, publicUrl: string | null): SlackC
     apiUrl: (s.apiUrl ?? 'https://slack.com/api').replace(/\/+$/, ''),
     retryAttempts: s.retryAttempts ?? 5,
     retryBaseMs: parseDuration(s.retryBase ?? '1s') as number,
-    requestUrl: base ? (id) => `${base}/console/requests/${encodeURIComponent(id)}` : null,
+    requestUrl: base ? (id) => `${base}/v1/actions/${encodeURIComponent(id)}` : null,
   };
 }
 
