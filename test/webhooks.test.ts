@@ -253,6 +253,51 @@ describe('outgoing webhooks', () => {
     expect(receiver.received.map((r) => r.path)).toEqual(['/ok']);
   });
 
+  it('answers 400 at submit for a callbackUrl that would never be called, and 201 for one that would', async () => {
+    const submitWith = async (gw: Awaited<ReturnType<TestEnv['gateway']>>, callbackUrl: string) => {
+      const { token } = await gw.admin.createActor({ name: 'cb', owner: 'cb@example.com' });
+      const res = await gw.app.inject({
+        method: 'POST',
+        url: '/v1/actions',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { ...deploy, callbackUrl },
+      });
+      return { status: res.statusCode, body: JSON.parse(res.body) as { code?: string; detail?: string } };
+    };
+    const off = await env.gateway(webhooks({ endpoints: [] }));
+    const none = await submitWith(off, `${receiver.url}/cb`);
+    expect(none.status).toBe(400);
+    expect(none.body.code).toBe('CS_ERR_VALIDATION');
+    expect(none.body.detail).toMatch(/sends no callbacks .*webhooks\.callbacks\.secrets/);
+
+    const gw = await env.gateway(
+      webhooks({
+        endpoints: [],
+        allowHttp: false,
+        allowPrivateNetworks: ['127.0.0.1/32'],
+        callbacks: { secrets: [key] },
+      }),
+    );
+    const refused: Array<[string, RegExp]> = [
+      [`${receiver.url}/cb`, /http: URLs are not delivered to; use https/],
+      ['ftp://files.example.com/cb', /ftp: URLs are not delivered to/],
+      ['https://user:pw@hooks.example.com/cb', /URLs with credentials/],
+      ['https://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is a private or reserved address/],
+      ['https://[::1]:9/cb', /::1 is a private or reserved address/],
+    ];
+    for (const [url, why] of refused) {
+      const r = await submitWith(gw, url);
+      expect(r.status, url).toBe(400);
+      expect(r.body.detail, url).toMatch(why);
+      expect(r.body.detail, url).not.toContain('pw');
+    }
+    // Nothing was stored for a refused submit.
+    expect(gw.webhooks.outbox.list()).toHaveLength(0);
+    // Allowed: https to a public name (resolved at delivery), and a private network the operator allowed.
+    expect((await submitWith(gw, 'https://hooks.example.com/cb')).status).toBe(201);
+    expect((await submitWith(gw, 'https://127.0.0.1:9/cb')).status).toBe(201);
+  });
+
   it('refuses a plain-http endpoint unless allowHttp is set', async () => {
     await expect(env.gateway(webhooks({ allowHttp: false }))).rejects.toThrow(/use https/);
   });

@@ -25,6 +25,8 @@ export interface AppOptions {
   maxWaitMs: number;
   logLevel: string;
   version: string;
+  /** Why a submitted `callbackUrl` would never be called (null: it may be); absent: no check. */
+  callbackRefusal?: (url: string) => string | null;
   /** The audit log's read side and verifier key; its routes are served when given. */
   audit?: { log: AuditLogStore; verifierKey: string };
 }
@@ -96,6 +98,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     service: options.service,
     auth: authHooks(options.authenticator),
     maxWaitMs: options.maxWaitMs,
+    ...(options.callbackRefusal ? { callbackRefusal: options.callbackRefusal } : {}),
   });
   if (options.audit)
     await app.register(auditRoutes, { ...options.audit, auth: authHooks(options.authenticator) });

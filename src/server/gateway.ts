@@ -8,6 +8,7 @@ import { directorySink, witnessSink } from '../audit/publish.js';
 import type { Channel } from '../channels/channel.js';
 import { resolveSlack } from '../channels/slack/config.js';
 import { createSlack, type Slack } from '../channels/slack/index.js';
+import { callbackRefusal } from '../channels/webhook/callback.js';
 import { resolveWebhooks } from '../channels/webhook/config.js';
 import { createWebhooks, type Webhooks } from '../channels/webhook/index.js';
 import type { Config } from '../config/load.js';
@@ -210,6 +211,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     metrics,
     bodyLimit: config.server.bodyLimit,
     maxWaitMs: config.server.maxWaitMs,
+    callbackRefusal: callbackRefusal(webhookConfig),
     logLevel: config.server.logLevel,
     version,
     audit: { log: store.audit, verifierKey: signer.verifierKey },

@@ -25,7 +25,14 @@ export const SubmitBody = Type.Object(
       maxLength: 4000,
       description: 'Why the agent wants this; shown to reviewers.',
     }),
-    callbackUrl: Type.Optional(Type.String({ format: 'uri', maxLength: 2000 })),
+    callbackUrl: Type.Optional(
+      Type.String({
+        format: 'uri',
+        maxLength: 2000,
+        description:
+          'Receives the signed webhook events of this request. Refused (400) when the gateway has no callback secrets, or the URL is not https, carries credentials, or is an IP address in a refused range.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { CountersignError } from '../../core/errors.js';
 import type { Service } from '../../service/service.js';
 import { actorOf, type authHooks, reviewerOf, viewer } from '../auth.js';
 import {
@@ -20,6 +21,7 @@ export interface ActionRoutesOptions {
   service: Service;
   auth: ReturnType<typeof authHooks>;
   maxWaitMs: number;
+  callbackRefusal?: (url: string) => string | null;
 }
 
 const errors = {
@@ -35,7 +37,7 @@ const bearer = [{ bearerAuth: [] }];
 
 export const actionRoutes: FastifyPluginAsyncTypebox<ActionRoutesOptions> = async (
   app,
-  { service, auth, maxWaitMs },
+  { service, auth, maxWaitMs, callbackRefusal },
 ) => {
   app.post(
     '/v1/actions',
@@ -53,6 +55,8 @@ export const actionRoutes: FastifyPluginAsyncTypebox<ActionRoutesOptions> = asyn
       const caller = request.caller;
       const allowed = caller?.kind === 'actor' ? caller.allowedTypes : null;
       const { type, resource, params, justification, callbackUrl } = request.body;
+      const refused = callbackUrl === undefined ? null : callbackRefusal?.(callbackUrl);
+      if (refused) throw new CountersignError('CS_ERR_VALIDATION', refused);
       const created = await service.submit(
         actorOf(request),
         {
