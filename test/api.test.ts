@@ -334,6 +334,16 @@ describe('bad input and credentials', () => {
 });
 
 describe('operations', () => {
+  it('answers the bare URL, where a browser sign-in without return_to lands, with links that exist', async () => {
+    const home = await t.call('GET', '/');
+    expect(home.status).toBe(200);
+    expect(home.body.service).toBe('countersign');
+    for (const [name, path] of Object.entries(home.body.links as Record<string, string>)) {
+      const res = await t.call('GET', path, name === 'pendingReviews' ? t.reviewers.alice : undefined);
+      expect(res.status, path).not.toBe(404);
+    }
+  });
+
   it('serves health, readiness, metrics and the OpenAPI document', async () => {
     expect((await t.call('GET', '/healthz')).body.status).toBe('ok');
     expect((await t.call('GET', '/readyz')).body.status).toBe('ready');

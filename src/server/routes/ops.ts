@@ -10,7 +10,32 @@ export interface OpsRoutesOptions {
 
 const Status = Type.Object({ status: Type.String(), reason: Type.Optional(Type.String()) });
 
+const Home = Type.Object({
+  service: Type.Literal('countersign'),
+  about: Type.String(),
+  links: Type.Record(Type.String(), Type.String()),
+});
+
 export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (app, { registry, ready }) => {
+  // Where a browser sign-in without return_to lands, and what `curl` of the bare URL shows: a
+  // pointer to what there is, rather than a 404 that reads like a broken gateway.
+  app.get(
+    '/',
+    { schema: { tags: ['ops'], summary: 'What this gateway serves', response: { 200: Home } } },
+    async () => ({
+      service: 'countersign' as const,
+      about:
+        'Approvals gateway: agents submit actions, reviewers vote (CLI, Slack, API). There is no web console; these are the entry points.',
+      links: {
+        session: '/auth/session',
+        pendingReviews: '/v1/reviews/pending',
+        api: '/v1/openapi.json',
+        health: '/healthz',
+        ready: '/readyz',
+      },
+    }),
+  );
+
   app.get(
     '/healthz',
     { schema: { tags: ['ops'], summary: 'The process is up', response: { 200: Status } } },
