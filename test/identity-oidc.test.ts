@@ -133,6 +133,8 @@ describe('reviewer sign-in through a real OIDC provider', () => {
     expect(s.reviewer.groups).toEqual(['sre']);
     const login = (await gw.store.readEvents(0, 10_000)).filter((e) => e.kind === 'reviewer.login');
     expect(login.at(-1)?.subject.id).toBe(`${idp.issuer}#carol`);
+    // The IdP sent no auth_time for this plain sign-in: recorded as unknown, not as 1970.
+    expect(login.at(-1)?.details.authTime).toBeNull();
   });
 
   it('sends PKCE S256, state and nonce in the authorization request', async () => {
@@ -381,6 +383,8 @@ describe('step-up', () => {
     expect(done.status).toBe(302);
     const s = await sessionOf(browser);
     expect(Date.parse(s.authTime as string)).toBeGreaterThan(clock.now() - 5 * 60_000);
+    const logins = (await gw.store.readEvents(0, 10_000)).filter((e) => e.kind === 'reviewer.login');
+    expect(logins.at(-1)?.details.authTime).toBe(Date.parse(s.authTime as string));
     const ok = await vote(browser, req.id, s.csrfToken);
     expect(ok.status).toBe(200);
     expect((JSON.parse(ok.text) as { status: string }).status).toBe('approved');

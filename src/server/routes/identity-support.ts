@@ -30,7 +30,7 @@ export function loginEvent(
   kind: 'reviewer.login' | 'reviewer.logout',
   person: OidcIdentity,
   at: number,
-  details: Record<string, string | number | string[]>,
+  details: Record<string, string | number | string[] | null>,
 ): AuditEvent {
   return {
     kind,

@@ -132,7 +132,12 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRoutesOptions> = 
       const now = clock.now();
       await opts.store.rememberPerson(person, now);
       reply.header('set-cookie', cookie(loginCookie, '', 0));
-      const details = { purpose: intent.purpose, authTime, idpGroups: person.idpGroups };
+      // 0 is how the sign-in says "no auth_time" (it never satisfies step-up); the record says unknown.
+      const details = {
+        purpose: intent.purpose,
+        authTime: authTime > 0 ? authTime : null,
+        idpGroups: person.idpGroups,
+      };
       await opts.audit([loginEvent('reviewer.login', person, now, details)]);
       if (intent.purpose === 'web') {
         const s = await sessions.create('web', person, authTime);
