@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CountersignError } from '../core/errors.js';
 import type { Problem } from '../sdk/client.js';
+import { GatewayUnreachable, networkCause } from './output.js';
 
 export interface CliLoginOptions {
   /** Gateway base URL. */
@@ -82,11 +83,6 @@ const oidcHowTo = 'docs/identity.md#reviewers-through-oidc';
 /** Longest the check before sign-in waits for the gateway (which may itself be asking the IdP). */
 const CHECK_TIMEOUT_MS = 30_000;
 
-/** The gateway cannot be asked at all: exit 1, like any other unreachable gateway. */
-class GatewayUnreachable extends Error {
-  override name = 'GatewayUnreachable';
-}
-
 /**
  * Before anyone is sent to a browser: one request for the very sign-in URL the browser will open.
  * A gateway with OIDC sign-in answers it with a redirect to the IdP; one without answers
@@ -99,11 +95,10 @@ async function checkSignIn(base: string, start: string): Promise<void> {
   try {
     res = await fetch(start, { redirect: 'manual', signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
   } catch (e) {
-    const { cause } = e as { cause?: { code?: string; message?: string } };
     const why =
       (e as Error).name === 'TimeoutError'
         ? `no answer within ${CHECK_TIMEOUT_MS / 1000} s`
-        : (cause?.code ?? cause?.message ?? (e as Error).message);
+        : (networkCause(e) ?? (e as Error).message);
     throw new GatewayUnreachable(
       `cannot reach the gateway at ${base} (${why}); start it with \`countersign serve\`, or point to it with --url or COUNTERSIGN_URL`,
     );

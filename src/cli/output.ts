@@ -54,12 +54,22 @@ function apiFailure(p: Problem): Failure {
   };
 }
 
-function unreachable(error: TypeError): Failure {
+/** What undici says went wrong under a failed `fetch`: an error code, or its message when it has none. */
+export function networkCause(error: unknown): string | undefined {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message;
+}
+
+/** The gateway could not be asked, or what answered is not one: exit 1, `unreachable` in JSON. */
+export class GatewayUnreachable extends Error {
+  override name = 'GatewayUnreachable';
+}
+
+function unreachable(error: TypeError): Failure {
   return {
     exitCode: exit.failure,
     code: 'unreachable',
-    message: `cannot reach the gateway (${cause?.code ?? cause?.message ?? 'network error'}); is \`countersign serve\` running? Set --url or COUNTERSIGN_URL.`,
+    message: `cannot reach the gateway (${networkCause(error) ?? 'network error'}); is \`countersign serve\` running? Set --url or COUNTERSIGN_URL.`,
   };
 }
 
@@ -81,6 +91,8 @@ function failureOf(error: unknown): Failure {
       ...(error.where ? { where: error.where } : {}),
     };
   if (error instanceof TypeError && error.message === 'fetch failed') return unreachable(error);
+  if (error instanceof GatewayUnreachable)
+    return { exitCode: exit.failure, code: 'unreachable', message: error.message };
   return {
     exitCode: exit.failure,
     code: 'error',

@@ -13,6 +13,9 @@ const ajv = addFormats(
   new Ajv({ allErrors: true, strict: false, useDefaults: true, coerceTypes: false, verbose: true }),
 );
 
+/** One of an Ajv error's params, as text: the unknown key, the missing one, the allowed value. */
+const param = (e: ErrorObject, name: string) => String((e.params as Record<string, unknown>)[name]);
+
 function describe(e: ErrorObject, errors: ErrorObject[]): { path: Array<string | number>; problem: string } {
   const path = pointerToPath(e.instancePath);
   const at = path.length ? path.join('.') : 'the top level';
@@ -34,7 +37,7 @@ function describe(e: ErrorObject, errors: ErrorObject[]): { path: Array<string |
       // A union of literals (`mode: http | socket`) fails once per literal: name them all.
       const allowed = errors
         .filter((o) => o.keyword === 'const' && o.instancePath === e.instancePath)
-        .map((o) => String((o.params as Record<string, unknown>).allowedValue));
+        .map((o) => param(o, 'allowedValue'));
       return { path, problem: `${at} must be one of ${[...new Set(allowed)].join(', ')}` };
     }
     default:
@@ -45,9 +48,7 @@ function describe(e: ErrorObject, errors: ErrorObject[]): { path: Array<string |
 const preference: Record<string, number> = { additionalProperties: 0, required: 1 };
 
 const unknownKey = (e: ErrorObject) =>
-  e.keyword === 'additionalProperties'
-    ? `${e.instancePath}/${String((e.params as Record<string, unknown>).additionalProperty)}`
-    : null;
+  e.keyword === 'additionalProperties' ? `${e.instancePath}/${param(e, 'additionalProperty')}` : null;
 
 /**
  * The error worth showing first: the deepest one (Ajv reports every branch of a union), and at
@@ -84,21 +85,13 @@ function declaredKeys(schema: unknown): string[] {
  */
 function suggestion(chosen: ErrorObject, errors: ErrorObject[]): string {
   if (chosen.keyword !== 'additionalProperties') return '';
-  const key = String((chosen.params as Record<string, unknown>).additionalProperty);
+  const key = param(chosen, 'additionalProperty');
   const here = errors.filter((e) => e.instancePath === chosen.instancePath);
   const known = here
-    .filter(
-      (e) =>
-        e.keyword === 'additionalProperties' &&
-        String((e.params as Record<string, unknown>).additionalProperty) === key,
-    )
+    .filter((e) => e.keyword === 'additionalProperties' && param(e, 'additionalProperty') === key)
     .flatMap((e) => declaredKeys(e.parentSchema));
   const missing = [
-    ...new Set(
-      here
-        .filter((e) => e.keyword === 'required')
-        .map((e) => String((e.params as Record<string, unknown>).missingProperty)),
-    ),
+    ...new Set(here.filter((e) => e.keyword === 'required').map((e) => param(e, 'missingProperty'))),
   ];
   const meant = closest(key, known) ?? (missing.length === 1 ? missing[0] : undefined);
   return meant ? ` (did you mean '${meant}'?)` : '';

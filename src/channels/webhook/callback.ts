@@ -1,6 +1,5 @@
-import { isIP } from 'node:net';
 import type { WebhooksConfig } from './config.js';
-import { checkDestination, DestinationError } from './http.js';
+import { checkDestination, DestinationError, ipLiteral } from './http.js';
 import { AddressPolicy } from './ssrf.js';
 
 /**
@@ -26,8 +25,8 @@ export function callbackRefusal(config: WebhooksConfig): (url: string) => string
       if (error instanceof DestinationError) return `callbackUrl: ${error.message}`;
       throw error;
     }
-    const host = parsed.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host) !== 0 && !addresses.permits(host))
+    const host = ipLiteral(parsed);
+    if (host && !addresses.permits(host))
       return `callbackUrl: ${host} is a private or reserved address, which callbacks never reach (an operator can allow a network with webhooks.allowPrivateNetworks)`;
     return null;
   };

@@ -42,6 +42,12 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
+/** The URL's host when it is an IP address (without an IPv6 literal's brackets), else null. */
+export function ipLiteral(url: URL): string | null {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return isIP(host) === 0 ? null : host;
+}
+
 export function checkDestination(url: URL, allowHttp: boolean): void {
   if (url.protocol !== 'https:' && !(allowHttp && url.protocol === 'http:')) {
     throw new DestinationError(`${url.protocol} URLs are not delivered to; use https://`);
@@ -67,8 +73,8 @@ export async function postJson(
   }
   checkDestination(url, options.allowHttp);
   // Node connects to an IP literal without calling `lookup`, so literals are checked here.
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host) !== 0 && !options.addresses.permits(host)) throw new SsrfError(host, host);
+  const literal = ipLiteral(url);
+  if (literal && !options.addresses.permits(literal)) throw new SsrfError(literal, literal);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<PostResult>((resolve, reject) => {
     const req = send(
