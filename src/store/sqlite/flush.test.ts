@@ -43,6 +43,48 @@ describe('Flusher', () => {
     expect(f.inline).toBe(true);
   });
 
+  it('moves flushes off the thread while writers are concurrent, and back once one writer is left', async () => {
+    const { disk, deps } = fakeDisk(0.2);
+    const f = new Flusher(deps, { concurrentMs: 1000 });
+    await f.flush(1);
+    expect(disk.here).toBe(1);
+    // A batch of three writes: callers are arriving together, so the event loop must stay free.
+    const several = f.flush(3);
+    expect(disk.here).toBe(1);
+    expect(disk.offThread).toHaveLength(1);
+    expect(await settled(several)).toBe('pending');
+    disk.offThread.shift()?.(null);
+    expect(await settled(several)).toBe('resolved');
+    // Within the window a lone write is flushed off the thread too: more callers are likely on the way.
+    disk.clock += 999;
+    expect(f.inline).toBe(false);
+    const lone = f.flush(1);
+    expect(disk.offThread).toHaveLength(1);
+    disk.offThread.shift()?.(null);
+    expect(await settled(lone)).toBe('resolved');
+    // Once the window has passed, a single writer is flushed on its own thread again.
+    disk.clock += 1;
+    expect(f.inline).toBe(true);
+    await f.flush(1);
+    expect(disk.here).toBe(2);
+    expect(disk.offThread).toHaveLength(0);
+  });
+
+  it('treats callers queued behind an off-thread flush as concurrent, whatever their own batch size', async () => {
+    const { disk, deps } = fakeDisk(0.2);
+    const f = new Flusher(deps, { concurrentMs: 1000 });
+    const first = f.flush(2);
+    const queued = [f.flush(1), f.flush(1)];
+    disk.clock += 2000;
+    disk.offThread.shift()?.(null);
+    expect(await settled(first)).toBe('resolved');
+    // Two callers shared the next flush: concurrent again, so it too runs off the thread.
+    expect(disk.offThread).toHaveLength(1);
+    expect(disk.here).toBe(0);
+    disk.offThread.shift()?.(null);
+    for (const p of queued) expect(await settled(p)).toBe('resolved');
+  });
+
   it('fails the caller closed when an inline flush fails', async () => {
     const { disk, deps } = fakeDisk();
     const f = new Flusher(deps);
@@ -133,12 +175,15 @@ describe('Flusher', () => {
 
   it('settles every caller, each only after a flush that began after its call (any interleaving)', async () => {
     type Step =
-      | { op: 'flush' }
+      | { op: 'flush'; writes: number }
       | { op: 'finish'; fail: boolean }
       | { op: 'tick'; ms: number }
       | { op: 'cost'; ms: number };
     const step: fc.Arbitrary<Step> = fc.oneof(
-      { arbitrary: fc.constant({ op: 'flush' as const }), weight: 4 },
+      {
+        arbitrary: fc.record({ op: fc.constant('flush' as const), writes: fc.constantFrom(0, 1, 1, 3) }),
+        weight: 4,
+      },
       { arbitrary: fc.record({ op: fc.constant('finish' as const), fail: fc.boolean() }), weight: 3 },
       {
         arbitrary: fc.record({ op: fc.constant('tick' as const), ms: fc.constantFrom(0, 50, 400) }),
@@ -171,20 +216,20 @@ describe('Flusher', () => {
           },
           now: () => clock.now,
         };
-        const f = new Flusher(deps, { inlineMaxMs: 1, offloadMs: 300 });
+        const f = new Flusher(deps, { inlineMaxMs: 1, offloadMs: 300, concurrentMs: 100 });
         const calls: Array<{ at: number; state: 'pending' | 'settled'; early: boolean }> = [];
-        const call = () => {
+        const call = (writes: number) => {
           const c = { at: seq++, state: 'pending' as 'pending' | 'settled', early: false };
           calls.push(c);
           const check = () => {
             c.state = 'settled';
             c.early = !flushes.some((x) => x.done && x.began > c.at);
           };
-          f.flush().then(check, check);
+          f.flush(writes).then(check, check);
         };
         const drainMicrotasks = () => new Promise((r) => setImmediate(r));
         for (const s of steps) {
-          if (s.op === 'flush') call();
+          if (s.op === 'flush') call(s.writes);
           else if (s.op === 'finish') {
             failNext = s.fail;
             pool.shift()?.();

@@ -16,24 +16,32 @@ export interface FlushTuning {
   inlineMaxMs?: number;
   /** How long flushes stay on the thread pool once the disk was found slow, before trying again. */
   offloadMs?: number;
+  /** How long flushes stay on the thread pool after one covered several writes. */
+  concurrentMs?: number;
 }
 
 interface Waiter {
   resolve: () => void;
   reject: (error: Error) => void;
+  /** How many writes the caller's batch holds. */
+  writes: number;
 }
 
 /** Weight of the newest flush in the running average: one isolated spike does not move flushes. */
 const weight = 0.05;
 
 /**
- * Group flushes of the WAL, on whichever thread is cheaper for the disk at hand.
+ * Group flushes of the WAL, on whichever thread is cheaper for the load and the disk at hand.
  *
- * While flushes are fast they run on the calling thread, between two batches: handing each one
- * to the thread pool and back made the MCP gateway's CPU per call 0.49–0.54 ms instead of
- * 0.43–0.47 on a 2-core VM, where every cross-thread wake-up is expensive (decision 0002). When
- * the running average passes `inlineMaxMs`, the disk is slow (a network volume, a busy disk) and a flush would stall every
- * request for that long: flushes then go to the thread pool for `offloadMs`, one in flight at a
+ * With one writer at a time, flushes run on the calling thread: the caller waits for the disk
+ * either way, and handing the flush to the thread pool and back only adds two cross-thread
+ * wake-ups to its latency (0.05–0.07 ms per MCP call on a 2-core VM, decision 0002). Once a flush
+ * covers several writes, callers are arriving concurrently: for the next `concurrentMs` every
+ * flush goes to the thread pool, so the event loop goes on serving them while the disk works,
+ * and they share the next flush. A stalled event loop was a fifth of the MCP gateway's time under
+ * 8 clients. When the running average of inline flushes passes `inlineMaxMs`, the disk is slow (a
+ * network volume, a busy disk) and even a lone flush would stall every request for that long: all
+ * flushes then go to the thread pool for `offloadMs`. Off the thread, one flush is in flight at a
  * time, and callers that arrive meanwhile share the next one.
  *
  * Either way a caller's promise settles only after a flush that began after its call, and a failed
@@ -46,6 +54,8 @@ export class Flusher {
   private syncing = false;
   private average = 0;
   private offloadUntil = Number.NEGATIVE_INFINITY;
+  private readonly concurrentMs: number;
+  private concurrentUntil = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly deps: FlushDeps,
@@ -53,17 +63,22 @@ export class Flusher {
   ) {
     this.inlineMaxMs = tuning.inlineMaxMs ?? 2;
     this.offloadMs = tuning.offloadMs ?? 10_000;
+    this.concurrentMs = tuning.concurrentMs ?? 1_000;
   }
 
-  /** Whether the next flush would run on the calling thread. */
+  /** Whether the next flush of a single write would run on the calling thread. */
   get inline(): boolean {
-    return this.deps.now() >= this.offloadUntil;
+    const now = this.deps.now();
+    return now >= this.offloadUntil && now >= this.concurrentUntil;
   }
 
-  /** Resolves once everything written before this call is on stable storage. */
-  flush(): Promise<void> {
+  /**
+   * Resolves once everything written before this call is on stable storage. `writes` is how many
+   * writes the caller's batch holds: the sign of concurrent callers.
+   */
+  flush(writes = 1): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
+      this.waiting.push({ resolve, reject, writes });
       if (!this.syncing) this.next();
     });
   }
@@ -74,6 +89,8 @@ export class Flusher {
     // inline flush (the disk turned fast again), it made every later caller wait forever.
     this.syncing = false;
     if (group.length === 0) return;
+    if (group.length > 1 || (group[0] as Waiter).writes > 1)
+      this.concurrentUntil = this.deps.now() + this.concurrentMs;
     if (this.inline) {
       this.settle(group, this.syncHere());
       return;

@@ -85,9 +85,9 @@ export class SqliteStore implements Store {
     this.audit.markDurable(this.audit.committed());
     // Checkpoints may only cover what is on stable storage: the tree size committed by a batch
     // becomes signable once that batch's sync is done.
-    this.writes = new WriteQueue(this.db, () => {
+    this.writes = new WriteQueue(this.db, (writes) => {
       const size = this.audit.committed();
-      return this.wal.sync().then(() => this.audit.markDurable(size));
+      return this.wal.sync(writes).then(() => this.audit.markDurable(size));
     });
     this.writes.hooks.push(this.audit.extend);
     this.writes.starts.push(this.audit.discardPending);
@@ -343,8 +343,9 @@ export class SqliteStore implements Store {
 /**
  * Durable group commit. Commits run with synchronous=OFF and, in `fsync` mode, the WAL file is
  * fdatasync'ed after each batch through our own fd; callers hear back only after that. The
- * Flusher runs that fdatasync on this thread while the disk is fast and on libuv's thread pool
- * when it is slow, where an inline flush would stall every request (decision 0002).
+ * Flusher runs that fdatasync on this thread for a lone writer on a fast disk, and on libuv's
+ * thread pool when writers are concurrent or the disk is slow, where an inline flush would stall
+ * every request (decision 0002).
  * Automatic checkpoints (which fsync on the committing thread) are off in both modes: a
  * Checkpointer thread runs them with synchronous=FULL, which fsyncs the database file before
  * SQLite may reuse the WAL; when the WAL grows long, this thread copies the last few frames
@@ -409,8 +410,8 @@ class WalSync {
   }
 
   /** Resolves once every batch committed before the call is on stable storage. */
-  sync(): Promise<void> {
-    return this.flusher ? this.flusher.flush() : Promise.resolve();
+  sync(writes = 1): Promise<void> {
+    return this.flusher ? this.flusher.flush(writes) : Promise.resolve();
   }
 
   async close(): Promise<void> {

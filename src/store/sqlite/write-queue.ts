@@ -27,8 +27,11 @@ const deferredFlushMs = 100;
 /** Runs inside every batch's transaction after its writes, e.g. to extend the audit tree. */
 export type BatchHook = (db: Database.Database) => void;
 
-/** Makes a committed batch durable; resolves once it is on stable storage. */
-export type Syncer = () => Promise<void>;
+/**
+ * Makes a committed batch durable; resolves once it is on stable storage. `writes` is how many
+ * writes in the batch wait for it (the flusher reads it as a sign of concurrent callers).
+ */
+export type Syncer = (writes: number) => Promise<void>;
 
 /**
  * Group commit. Writes queued during one turn of the event loop run in one IMMEDIATE
@@ -39,11 +42,14 @@ export type Syncer = () => Promise<void>;
  * every write in the batch fails; if the sync fails, every write it was to cover fails (closed),
  * and a refused write keeps its own error either way. The exception is a write that asks for
  * deferred durability (`deferDurability`, nobody decides anything on it): it is answered once
- * committed and is covered by the next flush.
+ * committed and is covered by the next flush. While a batch's flush is in flight, writes are held
+ * and then committed together (see `flush`).
  */
 export class WriteQueue {
   private queue: Op[] = [];
   private scheduled = false;
+  /** Durable batches committed and waiting for their flush. */
+  private flushing = 0;
   readonly hooks: BatchHook[] = [];
   /** Run at the start of every attempt, so state gathered by a rolled-back attempt is dropped. */
   readonly starts: Array<() => void> = [];
@@ -61,7 +67,7 @@ export class WriteQueue {
     return new Promise<T>((resolve, reject) => {
       const deferred = options?.deferDurability === true;
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, deferred });
-      if (!this.scheduled) {
+      if (!this.scheduled && this.flushing === 0) {
         this.scheduled = true;
         setImmediate(() => this.flush());
       }
@@ -69,6 +75,12 @@ export class WriteQueue {
   }
 
   private flush(): void {
+    if (this.flushing > 0) {
+      // A write committed now would wait for the flush after the one in flight anyway: hold the
+      // queue and commit it as one batch when that flush is done (fewer, larger commits).
+      this.scheduled = false;
+      return;
+    }
     const batch = this.queue.splice(0, this.maxBatch);
     this.scheduled = this.queue.length > 0;
     if (this.scheduled) setImmediate(() => this.flush());
@@ -105,11 +117,20 @@ export class WriteQueue {
       return;
     }
     this.clearDeferred();
-    this.sync().then(
+    this.flushing++;
+    const flushed = () => {
+      if (--this.flushing === 0 && this.queue.length > 0 && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    };
+    this.sync(durable.length).then(
       () => {
+        flushed();
         for (const [op, outcome] of durable) settle(op, outcome);
       },
       (error: unknown) => {
+        flushed();
         const failure = unavailable(error);
         for (const [op, outcome] of durable) op.reject(outcome.ok ? failure : outcome.value);
       },
@@ -120,7 +141,7 @@ export class WriteQueue {
     this.unflushed = null;
     // Nobody waits on these writes any more. A failed flush is not reported here: the next
     // durable write's flush covers the same WAL and fails its own batch if the disk still fails.
-    this.sync().catch(() => {});
+    this.sync(0).catch(() => {});
   }
 
   /** A durable batch's flush covers every deferred write committed before it. */
