@@ -1,6 +1,6 @@
 import { get, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recorded, requestIdIn, startGateway, type TestGateway } from './harness.js';
+import { recorded, requestIdIn, startGateway, type TestGateway, upstreamCalls } from './harness.js';
 
 // The gateway's own Streamable HTTP server transport, spoken to byte for byte: what a client that
 // does not use the SDK sees (answers as JSON, event streams only when something must come first).
@@ -112,6 +112,29 @@ describe('MCP gateway: Streamable HTTP exchanges', () => {
       ['x', '{"text":"c"}'],
     ]);
     await recorded(t);
+  });
+
+  it('leaves a tools/call the SDK schema refuses to the SDK, which refuses it, and forwards nothing', async () => {
+    const before = upstreamCalls(t).length;
+    const bad = await send(
+      t,
+      'POST',
+      { jsonrpc: '2.0', id: 12, method: 'tools/call', params: { name: 42, arguments: { text: 'a' } } },
+      session,
+    );
+    expect(bad.status).toBe(200);
+    // The SDK's own answer, as before the lane: an internal error naming the bad field.
+    expect(JSON.parse(bad.text)).toMatchObject({ id: 12, error: { code: -32603 } });
+    expect(JSON.parse(bad.text).error.message).toContain('"name"');
+    const listArgs = await send(
+      t,
+      'POST',
+      { jsonrpc: '2.0', id: 13, method: 'tools/call', params: { name: 'echo', arguments: ['a'] } },
+      session,
+    );
+    expect(JSON.parse(listArgs.text)).toMatchObject({ id: 13, error: { code: -32603 } });
+    expect(JSON.parse(listArgs.text).error.message).toContain('"arguments"');
+    expect(upstreamCalls(t).length).toBe(before);
   });
 
   it('switches to an event stream when progress must precede the answer, and ends it with the answer', async () => {

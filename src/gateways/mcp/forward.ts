@@ -1,11 +1,26 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { ErrorCode, McpError, type Request } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  type ProgressToken,
+  type Request,
+  type ServerNotification,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import type { Upstream } from './upstream.js';
 import { describe, unavailable } from './upstream.js';
 
-type Extra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
+/**
+ * What a handler needs of the request it serves: the part of the SDK's RequestHandlerExtra the
+ * gateway uses, so the transport's tools/call lane (see NodeStreamableTransport) can supply it too.
+ */
+export interface CallExtra {
+  signal: AbortSignal;
+  _meta?: { progressToken?: ProgressToken | undefined } | undefined;
+  sendNotification(notification: ServerNotification): Promise<void>;
+}
+
+type Extra = CallExtra;
 
 /** Progress notifications to the agent, when it asked for them with a progress token. */
 export function progressRelay(extra: Extra) {

@@ -202,7 +202,9 @@ export class Guard {
     try {
       const r = fresh ? request : (await this.o.service.get(request.id)).request;
       const params = r.action.params;
-      const hash = actionHash({ type: r.action.type, resource: r.action.resource, params });
+      // A fresh request's hash was computed by the service from this same params object a moment
+      // ago; any other request's is recomputed from exactly what is about to be sent.
+      const hash = fresh ? r.hash : actionHash({ type: r.action.type, resource: r.action.resource, params });
       // The validity window is checked here, when the call starts; the result is recorded against
       // this time, so a call that outlasts the window still gets its record.
       const startedAt = this.o.service.clock.now();

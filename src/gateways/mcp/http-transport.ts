@@ -1,12 +1,30 @@
 import type { ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
+  ErrorCode,
   type JSONRPCMessage,
   JSONRPCMessageSchema,
   type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { CallExtra } from './forward.js';
 import { isRequest, isResponse } from './jsonrpc.js';
+
+/**
+ * Handles one incoming request outside the SDK's Server (see `sessionLane`), or returns undefined
+ * to leave it to the Server.
+ */
+export type Lane = (method: string, params: unknown, extra: CallExtra) => Promise<unknown> | undefined;
+
+/** A handler's failure as a JSON-RPC error, exactly as the SDK's Protocol answers it. */
+function rpcError(error: unknown) {
+  const e = (error ?? {}) as { code?: unknown; message?: unknown; data?: unknown };
+  return {
+    code: Number.isSafeInteger(e.code) ? (e.code as number) : ErrorCode.InternalError,
+    message: typeof e.message === 'string' ? e.message : 'Internal error',
+    ...(e.data !== undefined ? { data: e.data } : {}),
+  };
+}
 
 /** The most messages one POST may carry, as in the SDK's own transport. */
 export const maxBatch = 100;
@@ -35,10 +53,35 @@ export function parseMessages(body: unknown): JSONRPCMessage[] {
   if (raw.length > maxBatch)
     throw new ExchangeError(400, -32600, `Invalid Request: a batch may hold at most ${maxBatch} messages`);
   return raw.map((m) => {
+    if (isPlainRequest(m)) return m;
     const parsed = JSONRPCMessageSchema.safeParse(m);
     if (!parsed.success) throw new ExchangeError(400, -32600, 'Invalid Request: not a JSON-RPC 2.0 message');
     return parsed.data;
   });
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const requestKeys = new Set(['jsonrpc', 'id', 'method', 'params']);
+
+/**
+ * A structural check that accepts a subset of what the SDK's JSONRPCRequestSchema accepts: the
+ * plain requests every call brings, without the zod parse of a four-way union (its failing
+ * branches cost most). Anything it does not accept goes to the schema, so the edge accepts and
+ * refuses exactly what it did; `http-transport.test.ts` holds it to the schema with fast-check.
+ */
+export function isPlainRequest(m: unknown): m is JSONRPCMessage {
+  if (!isObject(m) || m.jsonrpc !== '2.0' || typeof m.method !== 'string') return false;
+  for (const key in m) if (!requestKeys.has(key)) return false;
+  if (typeof m.id !== 'string' && !Number.isSafeInteger(m.id)) return false;
+  if (m.params === undefined) return true;
+  if (!isObject(m.params)) return false;
+  const meta = m.params._meta;
+  if (meta === undefined) return true;
+  if (!isObject(meta) || 'io.modelcontextprotocol/related-task' in meta) return false;
+  const token = meta.progressToken;
+  return token === undefined || typeof token === 'string' || Number.isSafeInteger(token);
 }
 
 /** Checks the headers every request after initialize must carry, as the Streamable HTTP spec asks. */
@@ -144,7 +187,8 @@ const sseEvent = (message: JSONRPCMessage) => `event: message\ndata: ${JSON.stri
  * converts every exchange to web-standard Request/Response objects and answers every call as an
  * event stream; a CPU profile put that conversion among the gateway's largest costs per call
  * (decision 0009).
- * The SDK's Server still does the protocol; this class only moves messages.
+ * The SDK's Server still does the protocol; this class only moves messages, except that a plain
+ * tools/call can be handed to the session's lane instead (decision 0009).
  *
  * Not resumable: a client that loses an event stream re-sends its request, as the spec allows.
  */
@@ -154,10 +198,15 @@ export class NodeStreamableTransport implements Transport {
   onclose?: Transport['onclose'];
 
   private readonly exchanges = new Map<RequestId, Exchange>();
+  /** Requests the lane is serving, by id, so a cancellation can reach them. */
+  private readonly laneCalls = new Map<RequestId, AbortController>();
   private standalone: ServerResponse | null = null;
   private closed = false;
 
-  constructor(readonly sessionId: string) {}
+  constructor(
+    readonly sessionId: string,
+    private readonly lane?: Lane,
+  ) {}
 
   async start(): Promise<void> {}
 
@@ -180,7 +229,44 @@ export class NodeStreamableTransport implements Transport {
       const exchange = new Exchange(res, ids, () => this.headers(), batch);
       for (const id of ids) this.exchanges.set(id, exchange);
     }
-    for (const message of messages) this.onmessage?.(message);
+    for (const message of messages) if (!this.serveInLane(message)) this.onmessage?.(message);
+  }
+
+  /**
+   * Runs a request the lane takes and answers it as the SDK's Protocol would: the result, or the
+   * error's code, message and data; nothing once the client cancelled it. A cancellation of a lane
+   * request is handled here, since the SDK's Server never saw that request.
+   */
+  private serveInLane(message: JSONRPCMessage): boolean {
+    if (!this.lane) return false;
+    if (!isRequest(message)) {
+      const m = message as { method?: unknown; params?: { requestId?: unknown } };
+      if (m.method !== 'notifications/cancelled') return false;
+      const call = this.laneCalls.get(m.params?.requestId as RequestId);
+      call?.abort();
+      return call !== undefined;
+    }
+    const id = message.id;
+    const abort = new AbortController();
+    const params = (message as { params?: unknown }).params;
+    const handled = this.lane(message.method, params, {
+      signal: abort.signal,
+      _meta: (params as { _meta?: CallExtra['_meta'] } | undefined)?._meta,
+      sendNotification: (notification) =>
+        this.send({ jsonrpc: '2.0', ...notification } as JSONRPCMessage, { relatedRequestId: id }),
+    });
+    if (!handled) return false;
+    this.laneCalls.set(id, abort);
+    handled
+      .then(
+        (result) => ({ jsonrpc: '2.0' as const, id, result }),
+        (error: unknown) => ({ jsonrpc: '2.0' as const, id, error: rpcError(error) }),
+      )
+      .then((answer) => {
+        this.laneCalls.delete(id);
+        if (!abort.signal.aborted) void this.send(answer as JSONRPCMessage);
+      });
+    return true;
   }
 
   /** The GET stream for messages not tied to a request (list-changed notifications). */
@@ -219,6 +305,9 @@ export class NodeStreamableTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Held calls stop waiting for a decision nobody can receive.
+    for (const call of this.laneCalls.values()) call.abort();
+    this.laneCalls.clear();
     for (const exchange of new Set(this.exchanges.values())) exchange.close();
     this.exchanges.clear();
     this.standalone?.end();

@@ -5,14 +5,20 @@ import { isInitializeRequest, type JSONRPCMessage, McpError } from '@modelcontex
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CountersignError, isCountersignError } from '../../core/errors.js';
 import type { Authenticator, Caller } from '../../service/auth.js';
-import { checkHeaders, ExchangeError, NodeStreamableTransport, parseMessages } from './http-transport.js';
+import {
+  checkHeaders,
+  ExchangeError,
+  type Lane,
+  NodeStreamableTransport,
+  parseMessages,
+} from './http-transport.js';
 import type { SessionCaller } from './session.js';
 
 /** What the HTTP front needs from the gateway: its upstream names and a server per session. */
 export interface McpHttpHost {
   has(upstream: string): boolean;
-  /** Connects the upstream if needed, then builds the session's server. */
-  openSession(upstream: string, caller: SessionCaller): Promise<Server>;
+  /** Connects the upstream if needed, then builds the session's server (and its tools/call lane). */
+  openSession(upstream: string, caller: SessionCaller): Promise<{ server: Server; lane?: Lane }>;
   closeSession(upstream: string, server: Server): void;
 }
 
@@ -167,12 +173,12 @@ export function mcpHttpPlugin(options: McpHttpOptions) {
     };
 
     const open = async (name: string, caller: Extract<Caller, { kind: 'actor' }>): Promise<Session> => {
-      const server = await options.host.openSession(name, {
+      const { server, lane } = await options.host.openSession(name, {
         actor: caller.actor,
         allowedTypes: caller.allowedTypes,
       });
       const session: Session = {
-        transport: new NodeStreamableTransport(randomUUID()),
+        transport: new NodeStreamableTransport(randomUUID(), lane),
         server,
         actorId: caller.actor.id,
         upstream: name,

@@ -6,8 +6,9 @@ import type { Service } from '../../service/service.js';
 import { Forwarder } from './forward.js';
 import { Guard } from './guard.js';
 import { mcpHttpPlugin } from './http.js';
+import type { Lane } from './http-transport.js';
 import { Recall } from './recall.js';
-import { type SessionCaller, sessionServer } from './session.js';
+import { type SessionCaller, sessionLane, sessionServer } from './session.js';
 import type { PolicyPreview } from './tools.js';
 import { type ListChanged, Upstream, type UpstreamLogger } from './upstream.js';
 
@@ -80,25 +81,23 @@ export class McpGateway {
     return this.upstreams.get(name)?.upstream;
   }
 
-  async openSession(name: string, caller: SessionCaller): Promise<Server> {
+  async openSession(name: string, caller: SessionCaller): Promise<{ server: Server; lane: Lane }> {
     const entry = this.upstreams.get(name);
     if (!entry) throw new Error(`no upstream ${name}`);
     await entry.upstream.connected();
-    const server = sessionServer(
-      {
-        upstream: entry.upstream,
-        guard: this.guard,
-        service: this.deps.service,
-        forwarder: entry.forwarder,
-        preview: this.deps.preview,
-        hideDeniedTools: this.deps.config.hideDeniedTools,
-        version: this.deps.version,
-      },
-      caller,
-    );
+    const deps = {
+      upstream: entry.upstream,
+      guard: this.guard,
+      service: this.deps.service,
+      forwarder: entry.forwarder,
+      preview: this.deps.preview,
+      hideDeniedTools: this.deps.config.hideDeniedTools,
+      version: this.deps.version,
+    };
+    const server = sessionServer(deps, caller);
     entry.servers.add(server);
     server.onclose = () => entry.servers.delete(server);
-    return server;
+    return { server, lane: sessionLane(deps, caller) };
   }
 
   private listChanged(name: string, what: ListChanged): void {

@@ -23,7 +23,7 @@ import {
 import type { Actor } from '../../core/identity.js';
 import type { ActionRequest } from '../../core/request.js';
 import type { Service } from '../../service/service.js';
-import { type Forwarder, progressRelay } from './forward.js';
+import { type CallExtra, type Forwarder, progressRelay } from './forward.js';
 import {
   type CallContext,
   type Guard,
@@ -33,6 +33,7 @@ import {
   type Params,
   type Runner,
 } from './guard.js';
+import type { Lane } from './http-transport.js';
 import { awaitToolName, refusedByGatewayText } from './messages.js';
 import { awaitTool, type PolicyPreview, shapeTools } from './tools.js';
 import type { Upstream } from './upstream.js';
@@ -52,7 +53,7 @@ export interface SessionCaller {
   allowedTypes: string[] | null;
 }
 
-type Extra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
+type Extra = CallExtra;
 
 /** JSON-RPC error code for a request Countersign refused or holds; the data says which. */
 export const refusedCode = -32003;
@@ -116,22 +117,9 @@ export function sessionServer(deps: SessionDeps, caller: SessionCaller): Server 
     return { ...listed, tools: request.params?.cursor ? tools : [awaitTool, ...tools] };
   });
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const { name, arguments: args, _meta } = request.params;
-    if (name === awaitToolName) return awaitDecision(deps, args, ctx(extra), extra);
-    const outcome = await deps.guard.call(
-      {
-        type: 'mcp.tools.call',
-        upstream: deps.upstream.name,
-        target: name,
-        params: (args ?? {}) as Params,
-        justification: justificationOf(_meta),
-      },
-      ctx(extra),
-      runnerFor('mcp.tools.call', f, extra),
-    );
-    return toolResult(outcome as Outcome<CallToolResult>);
-  });
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+    callTool(deps, caller, request.params, extra),
+  );
 
   if (up.resources) {
     server.setRequestHandler(ListResourcesRequestSchema, (r, extra) =>
@@ -176,6 +164,75 @@ export function sessionServer(deps: SessionDeps, caller: SessionCaller): Server 
     });
   }
   return server;
+}
+
+/** The params of a tools/call, as the SDK's schema or the lane's check leaves them. */
+interface CallToolParams {
+  name: string;
+  arguments?: Record<string, unknown> | undefined;
+  _meta?: Record<string, unknown> | undefined;
+}
+
+/** `tools/call`: the guard decides, and only a decided call reaches the upstream. */
+function callTool(
+  deps: SessionDeps,
+  caller: SessionCaller,
+  params: CallToolParams,
+  extra: Extra,
+): Promise<CallToolResult> {
+  const ctx: CallContext = {
+    actor: caller.actor,
+    allowedTypes: caller.allowedTypes,
+    signal: extra.signal,
+    progress: progressRelay(extra),
+  };
+  if (params.name === awaitToolName) return awaitDecision(deps, params.arguments, ctx, extra);
+  return deps.guard
+    .call(
+      {
+        type: 'mcp.tools.call',
+        upstream: deps.upstream.name,
+        target: params.name,
+        params: (params.arguments ?? {}) as Params,
+        justification: justificationOf(params._meta),
+      },
+      ctx,
+      runnerFor('mcp.tools.call', deps.forwarder, extra),
+    )
+    .then((outcome) => toolResult(outcome as Outcome<CallToolResult>));
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The params of a plain tools/call, or undefined for anything else (the SDK then handles it). */
+function plainCallParams(params: unknown): CallToolParams | undefined {
+  if (!isPlainObject(params) || typeof params.name !== 'string') return undefined;
+  for (const key in params) if (key !== 'name' && key !== 'arguments' && key !== '_meta') return undefined;
+  const { arguments: args, _meta } = params;
+  if (args !== undefined && !isPlainObject(args)) return undefined;
+  if (_meta !== undefined) {
+    if (!isPlainObject(_meta)) return undefined;
+    const token = _meta.progressToken;
+    if (token !== undefined && typeof token !== 'string' && !Number.isInteger(token)) return undefined;
+  }
+  return params as unknown as CallToolParams;
+}
+
+/**
+ * The session's tools/call lane: a well-formed `tools/call` goes straight to the same handler the
+ * SDK's Server would call, without the Server's per-message classification, request and result
+ * parses (a third of the gateway's zod time per call, decision 0009). Anything else, including a
+ * tools/call with params the SDK's schema would reject or extend (a `task`), is left to the Server.
+ * Results need no second check: the gateway's own are built well-formed, and an upstream's were
+ * parsed by the SDK's Client against the same result schema.
+ */
+export function sessionLane(deps: SessionDeps, caller: SessionCaller): Lane {
+  return (method, params, extra) => {
+    if (method !== 'tools/call') return undefined;
+    const call = plainCallParams(params);
+    return call ? callTool(deps, caller, call, extra) : undefined;
+  };
 }
 
 /** The target named by a request's resource, `UPSTREAM/TARGET`. */
