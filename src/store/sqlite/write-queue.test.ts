@@ -158,6 +158,14 @@ describe('WriteQueue: a batch whose flush fails', () => {
 });
 
 describe('WriteQueue: writes that arrive while a flush is in flight', () => {
+  // Faked so that the hold's time limit cannot run out while the test looks.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('are held, then committed as one batch once that flush is done, and answered after their own flush', async () => {
     const db = new Database(':memory:');
     db.exec('CREATE TABLE t (v INTEGER)');
@@ -195,6 +203,48 @@ describe('WriteQueue: writes that arrive while a flush is in flight', () => {
     expect(answered).toEqual([1]);
     flushes[1]?.done();
     await vi.waitFor(() => expect(answered).toEqual([1, 2, 3]));
+    db.close();
+  });
+});
+
+describe('WriteQueue: a flush that never completes', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('holds later writes only for a while, then commits them with their own flush', async () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE t (v INTEGER)');
+    const flushes: Array<() => void> = [];
+    let hung = true;
+    const q = new WriteQueue(db, () =>
+      hung ? new Promise<void>(() => {}) : new Promise<void>((resolve) => flushes.push(resolve)),
+    );
+    const stored = () => db.prepare('SELECT v FROM t ORDER BY v').all();
+    void q.run(() => db.prepare('INSERT INTO t (v) VALUES (1)').run());
+    await turn();
+    hung = false;
+    let answered = false;
+    void q
+      .run(() => db.prepare('INSERT INTO t (v) VALUES (2)').run())
+      .then(() => {
+        answered = true;
+      });
+    await turn();
+    expect(stored()).toEqual([{ v: 1 }]);
+    // The hung flush is given up on: the held write commits and gets a flush of its own.
+    vi.advanceTimersByTime(100);
+    expect(stored()).toEqual([{ v: 1 }, { v: 2 }]);
+    expect(flushes).toHaveLength(1);
+    flushes[0]?.();
+    await vi.waitFor(() => expect(answered).toBe(true));
+    // Nothing is held behind the hung flush any more.
+    void q.run(() => db.prepare('INSERT INTO t (v) VALUES (3)').run());
+    await turn();
+    expect(stored()).toEqual([{ v: 1 }, { v: 2 }, { v: 3 }]);
     db.close();
   });
 });

@@ -24,6 +24,19 @@ interface Op {
 /** How long a committed write with deferred durability may wait for a flush that covers it. */
 const deferredFlushMs = 100;
 
+/**
+ * How long writes are held behind a flush in flight. Past it the flush is taken for stuck (a
+ * hung disk that later recovers) and writes are committed again, each batch with its own flush.
+ */
+const holdMaxMs = 100;
+
+/** The newest durable batch's flush, while it is in flight. */
+interface Flight {
+  since: number;
+  /** Held writes no longer wait for it. */
+  expired: boolean;
+}
+
 /** Runs inside every batch's transaction after its writes, e.g. to extend the audit tree. */
 export type BatchHook = (db: Database.Database) => void;
 
@@ -48,8 +61,8 @@ export type Syncer = (writes: number) => Promise<void>;
 export class WriteQueue {
   private queue: Op[] = [];
   private scheduled = false;
-  /** Durable batches committed and waiting for their flush. */
-  private flushing = 0;
+  private inFlight: Flight | null = null;
+  private holdTimer: NodeJS.Timeout | null = null;
   readonly hooks: BatchHook[] = [];
   /** Run at the start of every attempt, so state gathered by a rolled-back attempt is dropped. */
   readonly starts: Array<() => void> = [];
@@ -67,7 +80,7 @@ export class WriteQueue {
     return new Promise<T>((resolve, reject) => {
       const deferred = options?.deferDurability === true;
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, deferred });
-      if (!this.scheduled && this.flushing === 0) {
+      if (!this.scheduled && !this.holdTimer) {
         this.scheduled = true;
         setImmediate(() => this.flush());
       }
@@ -75,10 +88,20 @@ export class WriteQueue {
   }
 
   private flush(): void {
-    if (this.flushing > 0) {
+    if (this.queue.length === 0) {
+      this.scheduled = false;
+      return;
+    }
+    const hold = this.holdFor();
+    if (hold > 0) {
       // A write committed now would wait for the flush after the one in flight anyway: hold the
       // queue and commit it as one batch when that flush is done (fewer, larger commits).
       this.scheduled = false;
+      this.holdTimer ??= setTimeout(() => {
+        this.holdTimer = null;
+        if (this.inFlight) this.inFlight.expired = true;
+        this.flush();
+      }, hold);
       return;
     }
     const batch = this.queue.splice(0, this.maxBatch);
@@ -117,9 +140,14 @@ export class WriteQueue {
       return;
     }
     this.clearDeferred();
-    this.flushing++;
+    const flight: Flight = { since: performance.now(), expired: false };
+    this.inFlight = flight;
     const flushed = () => {
-      if (--this.flushing === 0 && this.queue.length > 0 && !this.scheduled) {
+      if (this.inFlight !== flight) return;
+      this.inFlight = null;
+      if (this.holdTimer) clearTimeout(this.holdTimer);
+      this.holdTimer = null;
+      if (this.queue.length > 0 && !this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
       }
@@ -135,6 +163,15 @@ export class WriteQueue {
         for (const [op, outcome] of durable) op.reject(outcome.ok ? failure : outcome.value);
       },
     );
+  }
+
+  /** How much longer writes are to be held behind the flush in flight; 0 to commit now. */
+  private holdFor(): number {
+    const flight = this.inFlight;
+    if (!flight || flight.expired) return 0;
+    const left = flight.since + holdMaxMs - performance.now();
+    if (left <= 0) flight.expired = true;
+    return Math.max(0, left);
   }
 
   private flushDeferred(): void {
