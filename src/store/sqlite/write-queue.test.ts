@@ -37,14 +37,21 @@ interface Write {
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-describe('WriteQueue', () => {
-  // Only the deferred-flush timer is faked; batches still run on real setImmediate turns.
+/**
+ * Fakes only the queue's timers (the deferred flush, the hold's time limit), so a test decides when
+ * they run; batches still run on real setImmediate turns.
+ */
+function fakeTimeouts() {
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
   });
   afterEach(() => {
     vi.useRealTimers();
   });
+}
+
+describe('WriteQueue', () => {
+  fakeTimeouts();
 
   it('settles every write as its kind promises, whatever the order of writes, flushes and failures', async () => {
     await fc.assert(
@@ -158,13 +165,7 @@ describe('WriteQueue: a batch whose flush fails', () => {
 });
 
 describe('WriteQueue: writes that arrive while a flush is in flight', () => {
-  // Faked so that the hold's time limit cannot run out while the test looks.
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
+  fakeTimeouts();
 
   it('are held, then committed as one batch once that flush is done, and answered after their own flush', async () => {
     const db = new Database(':memory:');
@@ -208,12 +209,7 @@ describe('WriteQueue: writes that arrive while a flush is in flight', () => {
 });
 
 describe('WriteQueue: a flush that never completes', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
+  fakeTimeouts();
 
   it('holds later writes only for a while, then commits them with their own flush', async () => {
     const db = new Database(':memory:');
