@@ -20,10 +20,8 @@ export interface CallExtra {
   sendNotification(notification: ServerNotification): Promise<void>;
 }
 
-type Extra = CallExtra;
-
 /** Progress notifications to the agent, when it asked for them with a progress token. */
-export function progressRelay(extra: Extra) {
+export function progressRelay(extra: CallExtra) {
   const token = extra._meta?.progressToken;
   if (token === undefined) return undefined;
   return (step: number, message: string) =>
@@ -47,7 +45,7 @@ export class Forwarder {
   async request<S extends z.ZodType>(
     request: Pick<Request, 'method' | 'params'>,
     schema: S,
-    extra: Extra,
+    extra: CallExtra,
   ): Promise<z.infer<S>> {
     const client = await this.upstream.connected();
     const relay = progressRelay(extra);

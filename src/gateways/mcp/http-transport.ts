@@ -8,7 +8,7 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { CallExtra } from './forward.js';
-import { isRequest, isResponse } from './jsonrpc.js';
+import { isObject, isProgressToken, isRequest, isResponse } from './jsonrpc.js';
 
 /**
  * Handles one incoming request outside the SDK's Server (see `sessionLane`), or returns undefined
@@ -60,9 +60,6 @@ export function parseMessages(body: unknown): JSONRPCMessage[] {
   });
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 const requestKeys = new Set(['jsonrpc', 'id', 'method', 'params']);
 
 /**
@@ -80,8 +77,7 @@ export function isPlainRequest(m: unknown): m is JSONRPCMessage {
   const meta = m.params._meta;
   if (meta === undefined) return true;
   if (!isObject(meta) || 'io.modelcontextprotocol/related-task' in meta) return false;
-  const token = meta.progressToken;
-  return token === undefined || typeof token === 'string' || Number.isSafeInteger(token);
+  return meta.progressToken === undefined || isProgressToken(meta.progressToken);
 }
 
 /** Checks the headers every request after initialize must carry, as the Streamable HTTP spec asks. */

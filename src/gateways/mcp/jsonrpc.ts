@@ -3,6 +3,13 @@ import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.
 // Structural checks for the transports' hot paths. The SDK's own guards run a zod parse per
 // message; these only look at the fields that tell the kinds apart.
 
+/** A JSON object: not null, not an array. */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A progress token as the SDK's schema takes it: a string or an integer. */
+export const isProgressToken = (v: unknown): boolean => typeof v === 'string' || Number.isSafeInteger(v);
+
 /** Anything that claims to be JSON-RPC 2.0: the least an upstream's message must be. */
 export function isMessage(value: unknown): value is JSONRPCMessage {
   return typeof value === 'object' && value !== null && (value as { jsonrpc?: unknown }).jsonrpc === '2.0';

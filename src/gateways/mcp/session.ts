@@ -34,6 +34,7 @@ import {
   type Runner,
 } from './guard.js';
 import type { Lane } from './http-transport.js';
+import { isObject, isProgressToken } from './jsonrpc.js';
 import { awaitToolName, refusedByGatewayText } from './messages.js';
 import { awaitTool, type PolicyPreview, shapeTools } from './tools.js';
 import type { Upstream } from './upstream.js';
@@ -52,8 +53,6 @@ export interface SessionCaller {
   actor: Actor;
   allowedTypes: string[] | null;
 }
-
-type Extra = CallExtra;
 
 /** JSON-RPC error code for a request Countersign refused or holds; the data says which. */
 export const refusedCode = -32003;
@@ -98,7 +97,7 @@ export function sessionServer(deps: SessionDeps, caller: SessionCaller): Server 
     { name: `countersign/${deps.upstream.name}`, version: deps.version },
     { capabilities, ...(instructions ? { instructions } : {}) },
   );
-  const ctx = (extra: Extra): CallContext => ({
+  const ctx = (extra: CallExtra): CallContext => ({
     actor: caller.actor,
     allowedTypes: caller.allowedTypes,
     signal: extra.signal,
@@ -178,7 +177,7 @@ function callTool(
   deps: SessionDeps,
   caller: SessionCaller,
   params: CallToolParams,
-  extra: Extra,
+  extra: CallExtra,
 ): Promise<CallToolResult> {
   const ctx: CallContext = {
     actor: caller.actor,
@@ -202,19 +201,15 @@ function callTool(
     .then((outcome) => toolResult(outcome as Outcome<CallToolResult>));
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** The params of a plain tools/call, or undefined for anything else (the SDK then handles it). */
 function plainCallParams(params: unknown): CallToolParams | undefined {
-  if (!isPlainObject(params) || typeof params.name !== 'string') return undefined;
+  if (!isObject(params) || typeof params.name !== 'string') return undefined;
   for (const key in params) if (key !== 'name' && key !== 'arguments' && key !== '_meta') return undefined;
   const { arguments: args, _meta } = params;
-  if (args !== undefined && !isPlainObject(args)) return undefined;
+  if (args !== undefined && !isObject(args)) return undefined;
   if (_meta !== undefined) {
-    if (!isPlainObject(_meta)) return undefined;
-    const token = _meta.progressToken;
-    if (token !== undefined && typeof token !== 'string' && !Number.isInteger(token)) return undefined;
+    if (!isObject(_meta)) return undefined;
+    if (_meta.progressToken !== undefined && !isProgressToken(_meta.progressToken)) return undefined;
   }
   return params as unknown as CallToolParams;
 }
@@ -222,7 +217,7 @@ function plainCallParams(params: unknown): CallToolParams | undefined {
 /**
  * The session's tools/call lane: a well-formed `tools/call` goes straight to the same handler the
  * SDK's Server would call, without the Server's per-message classification, request and result
- * parses (a third of the gateway's zod time per call, decision 0009). Anything else, including a
+ * parses (the larger part of the gateway's zod time per call, decision 0009). Anything else, including a
  * tools/call with params the SDK's schema would reject or extend (a `task`), is left to the Server.
  * Results need no second check: the gateway's own are built well-formed, and an upstream's were
  * parsed by the SDK's Client against the same result schema.
@@ -242,7 +237,7 @@ const targetOf = (r: ActionRequest) => r.action.resource.slice(r.action.resource
  * Runs an action exactly as the request records it: the tool name, URI or prompt name comes from
  * the request's resource and the arguments are the params the guard hands over (the decided ones).
  */
-function runnerFor(type: McpActionType, f: Forwarder, extra: Extra): Runner<unknown> {
+function runnerFor(type: McpActionType, f: Forwarder, extra: CallExtra): Runner<unknown> {
   switch (type) {
     case 'mcp.tools.call':
       return {
@@ -309,7 +304,7 @@ async function awaitDecision(
   deps: SessionDeps,
   args: Record<string, unknown> | undefined,
   ctx: CallContext,
-  extra: Extra,
+  extra: CallExtra,
 ): Promise<CallToolResult> {
   const id = args?.request_id;
   const refuse = (why: string): CallToolResult => ({
