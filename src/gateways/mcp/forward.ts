@@ -50,10 +50,13 @@ export class Forwarder {
     const client = await this.upstream.connected();
     const relay = progressRelay(extra);
     const { _meta, ...params } = (request.params ?? {}) as Record<string, unknown> & { _meta?: unknown };
+    // A request without progress takes the lane; the Client routes progress notifications.
+    const lane = relay ? undefined : this.upstream.lane(client);
+    const options = { timeout: this.timeoutMs, signal: extra.signal };
     try {
+      if (lane) return await lane.request(request.method, params, schema, options);
       return (await client.request({ method: request.method, params } as never, schema as never, {
-        timeout: this.timeoutMs,
-        signal: extra.signal,
+        ...options,
         ...(relay ? { onprogress: (p) => void relay(p.progress, p.message ?? '').catch(() => {}) } : {}),
       })) as z.infer<S>;
     } catch (error) {

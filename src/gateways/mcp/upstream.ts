@@ -12,6 +12,7 @@ import {
 import type { UpstreamConfig } from '../../config/mcp.js';
 import { HttpClientTransport } from './http-client.js';
 import { hideable, redact, withParts } from './secrets.js';
+import { UpstreamLane } from './upstream-lane.js';
 
 export interface UpstreamLogger {
   info(obj: object, msg: string): void;
@@ -43,6 +44,8 @@ const errorLogEveryMs = 10_000;
  */
 export class Upstream {
   private client: Client | null = null;
+  /** Each connection's lane for plain requests, on the same transport as its Client. */
+  private readonly lanes = new WeakMap<Client, UpstreamLane>();
   private connecting: Promise<Client> | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private failures = 0;
@@ -80,6 +83,11 @@ export class Upstream {
       this.connecting = null;
     });
     return this.connecting;
+  }
+
+  /** The lane for plain requests on `client`'s connection (see UpstreamLane). */
+  lane(client: Client): UpstreamLane | undefined {
+    return this.lanes.get(client);
   }
 
   capabilities(): ServerCapabilities {
@@ -136,7 +144,9 @@ export class Upstream {
     try {
       // Inside the try: a transport that cannot be built (a URL that is not http or https) is a
       // failed start like any other, logged, counted and retried with backoff.
-      await client.connect(this.transport(), { timeout: 30_000 });
+      const transport = this.transport();
+      await client.connect(transport, { timeout: 30_000 });
+      this.lanes.set(client, new UpstreamLane(transport));
     } catch (error) {
       this.failures++;
       await client.close().catch(() => {});
