@@ -97,6 +97,23 @@ describe('the flow over HTTP', () => {
     await vote(req.id, 'alice');
     expect(await ids('alice')).not.toContain(req.id);
   });
+
+  it('pages the pending reviews with limit and before, and refuses a bad page', async () => {
+    for (let i = 0; i < 3; i++) await submit();
+    const page = (q: string) => t.call('GET', `/v1/reviews/pending${q}`, t.reviewers.alice);
+    const everything = (await page('')).body;
+    expect(everything.next).toBeNull();
+    const first = (await page('?limit=2')).body;
+    expect(first.items.map((i: any) => i.id)).toEqual(everything.items.slice(0, 2).map((i: any) => i.id));
+    expect(first.next).toBe(first.items[1].id);
+    const second = (await page(`?limit=2&before=${first.next}`)).body;
+    expect(second.items.map((i: any) => i.id)).toEqual(everything.items.slice(2, 4).map((i: any) => i.id));
+    for (const q of ['?limit=0', '?limit=101', '?before=42', '?status=pending']) {
+      const r = await page(q);
+      expect(r.status, q).toBe(400);
+      expect(r.headers.get('content-type'), q).toContain('application/problem+json');
+    }
+  });
 });
 
 describe('review rules, attacked over HTTP', () => {

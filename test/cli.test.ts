@@ -279,6 +279,29 @@ describe('countersign CLI', () => {
     expect(last.err).toBe('');
   });
 
+  it('pages through the pending reviews with review pending --limit and the more: line', async () => {
+    for (let i = 0; i < 5; i++) await t.call('POST', '/v1/actions', t.agent, iamAction);
+    const all = (await t.call('GET', '/v1/reviews/pending', t.reviewers.alice)).body.items.map(
+      (i: { id: string }) => i.id,
+    );
+    expect(all.length).toBeGreaterThanOrEqual(5);
+    const pages: string[][] = [];
+    let before: string[] = [];
+    for (;;) {
+      const r = await cli(['review', 'pending', '--limit', '2', '--json', ...before], env(t.reviewers.alice));
+      expect(r.code).toBe(0);
+      pages.push((JSON.parse(r.out) as Array<{ id: string }>).map((v) => v.id));
+      const more = /^more: --before (\S+)$/m.exec(r.err);
+      if (!more) break;
+      before = ['--before', more[1] as string];
+    }
+    expect(pages.every((p) => p.length <= 2)).toBe(true);
+    expect(pages.flat()).toEqual(all);
+    const bad = await cli(['review', 'pending', '--limit', '101'], env(t.reviewers.alice));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('expected a whole number from');
+  });
+
   it('refuses a --before that is not a request id with exit 2, before asking the gateway', async () => {
     for (const bad of ['42', 'req_nope', 'REQ_01J0000000000000000000000A']) {
       const r = await cli(['requests', 'list', '--before', bad], {

@@ -143,12 +143,7 @@ export class CountersignClient {
   list(
     query: { status?: RequestStatus; limit?: number; before?: string } = {},
   ): Promise<{ items: ActionRequestView[]; next: string | null }> {
-    const qs = new URLSearchParams(
-      Object.entries(query)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]): [string, string] => [k, String(v)]),
-    );
-    return this.call('GET', `/v1/actions${qs.size ? `?${qs}` : ''}`);
+    return this.call('GET', `/v1/actions${queryString(query)}`);
   }
 
   /** One long-poll: returns when the request leaves pending or the server's wait ends. */
@@ -195,11 +190,27 @@ export class CountersignClient {
     });
   }
 
-  pendingReviews(): Promise<{ items: ActionRequestView[] }> {
-    return this.call('GET', '/v1/reviews/pending');
+  /**
+   * One page of the requests this reviewer may vote on, newest first. A page may hold fewer than
+   * `limit` items (even none) while `next` is set: pass `next` as `before` until it is null.
+   */
+  pendingReviews(
+    page: { limit?: number; before?: string } = {},
+  ): Promise<{ items: ActionRequestView[]; next: string | null }> {
+    return this.call('GET', `/v1/reviews/pending${queryString(page)}`);
   }
 
   whoami(): Promise<{ kind: string; id: string; name: string; principal: string | null; groups: string[] }> {
     return this.call('GET', '/v1/whoami');
   }
+}
+
+/** `?k=v&…` of the defined values, or nothing. */
+function queryString(query: Record<string, string | number | undefined>): string {
+  const qs = new URLSearchParams(
+    Object.entries(query)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]): [string, string] => [k, String(v)]),
+  );
+  return qs.size ? `?${qs}` : '';
 }

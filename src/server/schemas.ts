@@ -67,17 +67,27 @@ export const WaitQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+const Before = Type.Optional(
+  Type.String({
+    pattern: requestIdPattern.source,
+    description:
+      'Only requests older than this request id (`req_…`): pass the `next` of the previous page to read the following one.',
+  }),
+);
+
 export const ListQuery = Type.Object(
   {
     status: Type.Optional(Type.Union(requestStatuses.map((s) => Type.Literal(s)))),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-    before: Type.Optional(
-      Type.String({
-        pattern: requestIdPattern.source,
-        description:
-          'Only requests older than this request id (`req_…`): pass the `next` of the previous page to read the following one.',
-      }),
-    ),
+    before: Before,
+  },
+  { additionalProperties: false },
+);
+
+export const PendingQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 100 })),
+    before: Before,
   },
   { additionalProperties: false },
 );
@@ -140,7 +150,7 @@ export const ActionList = Type.Object({
   items: Type.Array(ActionView, { description: 'Newest first.' }),
   next: Type.Union([Type.String(), Type.Null()], {
     description:
-      'GET /v1/actions: the id to pass as `before` for the next, older page (the id of the last item), or null when no older request matches. GET /v1/reviews/pending does not page (at most 100) and answers null.',
+      'The id to pass as `before` for the next, older page, or null when no older request matches. GET /v1/reviews/pending reads at most 1,000 pending requests per page, so one of its pages may hold fewer than `limit` items, even none, while `next` is not null: follow `next` until it is null.',
   }),
 });
 

@@ -46,6 +46,10 @@ export interface ServiceDeps {
   principalGroups?: (principal: string) => string[];
 }
 
+/** Pending requests read per store query while paging a reviewer's queue, and per page at most. */
+const pendingScanStep = 200;
+const pendingScanMax = 1000;
+
 const actorSubject = (a: Actor): EventSubject => ({ type: 'actor', id: a.id });
 const reviewerSubject = (r: Reviewer): EventSubject => ({ type: 'reviewer', id: r.id });
 const system: EventSubject = { type: 'system', id: 'countersign' };
@@ -440,21 +444,54 @@ export class Service {
     }
   }
 
-  /** Pending requests this reviewer may vote on: eligible, not their own, not yet voted on. */
-  async pendingFor(reviewer: Reviewer, limit = 100): Promise<RequestSnapshot[]> {
-    const pending = await this.deps.store.listRequests({ status: ['pending'], limit: 1000 });
+  /**
+   * One page of the pending requests this reviewer may vote on (eligible, not their own, not yet
+   * voted on), newest first. `next` is the cursor for the following page, or null when no older
+   * pending request is left. One page reads at most `scanMax` pending requests, so a reviewer
+   * eligible for few of very many does not make one call read them all: such a page may hold
+   * fewer than `limit` items, even none, while `next` is not null.
+   */
+  async pendingFor(
+    reviewer: Reviewer,
+    page: { limit: number; before?: string | undefined; scanMax?: number },
+  ): Promise<{ items: RequestSnapshot[]; next: string | null }> {
+    const scanMax = page.scanMax ?? pendingScanMax;
     const now = this.deps.clock.now();
-    const out: RequestSnapshot[] = [];
-    for (const request of pending) {
-      if (out.length >= limit) break;
-      if (!request.requirement || lifecycle.isDue(request, now) || isSelfReview(request, reviewer)) continue;
-      const groups = eligibleGroups(request.requirement);
-      if (!reviewer.groups.some((g) => groups.has(g))) continue;
-      const snap = await this.deps.store.getRequest(request.id);
-      if (!snap || snap.reviews.some((r: Review) => r.reviewerId === reviewer.id)) continue;
-      out.push(snap);
+    const items: RequestSnapshot[] = [];
+    let before = page.before;
+    for (let scanned = 0; scanned < scanMax; ) {
+      const limit = Math.min(pendingScanStep, scanMax - scanned);
+      const batch = await this.deps.store.listRequests({
+        status: ['pending'],
+        limit,
+        ...(before ? { before } : {}),
+      });
+      for (const request of batch) {
+        scanned++;
+        before = request.id;
+        const snap = await this.votable(request, reviewer, now);
+        if (!snap) continue;
+        // One more than asked exists: the page is full and there is a next one.
+        if (items.length === page.limit) return { items, next: items[items.length - 1]?.request.id ?? null };
+        items.push(snap);
+      }
+      if (batch.length < limit) return { items, next: null };
     }
-    return out;
+    return { items, next: before ?? null };
+  }
+
+  /** The request with its reviews when this reviewer may vote on it now, else undefined. */
+  private async votable(
+    request: ActionRequest,
+    reviewer: Reviewer,
+    now: number,
+  ): Promise<RequestSnapshot | undefined> {
+    if (!request.requirement || lifecycle.isDue(request, now) || isSelfReview(request, reviewer)) return;
+    const groups = eligibleGroups(request.requirement);
+    if (!reviewer.groups.some((g) => groups.has(g))) return;
+    const snap = await this.deps.store.getRequest(request.id);
+    if (!snap || snap.reviews.some((r: Review) => r.reviewerId === reviewer.id)) return;
+    return snap;
   }
 
   async list(query: {

@@ -58,14 +58,28 @@ export function reviewCommands(program: Command): void {
   }
   review
     .command('pending')
-    .description('requests you may vote on')
+    .description('requests you may vote on, newest first')
+    .option('--limit <n>', 'at most this many (1 to 100)', integerIn(1, 100), 100)
+    .option(
+      '--before <id>',
+      'only requests older than this one (the next page: the id printed after more:)',
+      requestId,
+    )
     .option(...clientHelp.url)
     .option(...clientHelp.token)
     .option('--json', 'print JSON')
-    .action(async (opts: ClientFlags & { json?: boolean }) => {
-      const { items } = await clientFrom(opts).pendingReviews();
+    .addHelpText(
+      'after',
+      '\nPaging: when older pending requests remain, a line `more: --before ID` goes to stderr (also with\n--json, whose stdout stays a plain array); run the command again with that --before to read the\nnext page. A page may list fewer than --limit requests, even none, and still print more:.',
+    )
+    .action(async (opts: ClientFlags & { limit: number; before?: string; json?: boolean }) => {
+      const { items, next } = await clientFrom(opts).pendingReviews({
+        limit: opts.limit,
+        ...(opts.before ? { before: opts.before } : {}),
+      });
       if (opts.json) printJson(items);
       else process.stdout.write(`${requestTable(items)}\n`);
+      if (next) process.stderr.write(`more: --before ${next}\n`);
     });
 
   const requests = program

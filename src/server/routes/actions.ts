@@ -9,6 +9,7 @@ import {
   EventList,
   IdParams,
   ListQuery,
+  PendingQuery,
   Problem,
   ResultBody,
   ReviewBody,
@@ -233,12 +234,16 @@ export const actionRoutes: FastifyPluginAsyncTypebox<ActionRoutesOptions> = asyn
         tags: ['reviews'],
         summary: 'Requests this reviewer may vote on',
         security: bearer,
+        querystring: PendingQuery,
         response: { 200: ActionList, ...errors },
       },
     },
     async (request) => {
-      const snapshots = await service.pendingFor(reviewerOf(request));
-      return { items: snapshots.map(actionView), next: null };
+      const { items, next } = await service.pendingFor(reviewerOf(request), {
+        limit: request.query.limit ?? 100,
+        before: request.query.before,
+      });
+      return { items: items.map(actionView), next };
     },
   );
 
