@@ -67,6 +67,7 @@ export const WaitQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
 const Before = Type.Optional(
   Type.String({
     pattern: requestIdPattern.source,

@@ -460,10 +460,10 @@ export class Service {
     const items: RequestSnapshot[] = [];
     let before = page.before;
     for (let scanned = 0; scanned < scanMax; ) {
-      const limit = Math.min(pendingScanStep, scanMax - scanned);
+      const step = Math.min(pendingScanStep, scanMax - scanned);
       const batch = await this.deps.store.listRequests({
         status: ['pending'],
-        limit,
+        limit: step,
         ...(before ? { before } : {}),
       });
       for (const request of batch) {
@@ -475,7 +475,7 @@ export class Service {
         if (items.length === page.limit) return { items, next: items[items.length - 1]?.request.id ?? null };
         items.push(snap);
       }
-      if (batch.length < limit) return { items, next: null };
+      if (batch.length < step) return { items, next: null };
     }
     return { items, next: before ?? null };
   }
