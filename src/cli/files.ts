@@ -89,3 +89,21 @@ export function checkStateFile(path: string, what: string): void {
     throw new UsageError(`${path}: the ${what} is not valid JSON; restore it from a backup`, path);
   }
 }
+
+/** A JSON object given on the command line as `--flag '{"k":…}'` or `--flag @file.json`. */
+export function jsonObjectArg(flag: string, value: string): Record<string, unknown> {
+  const text = value.startsWith('@')
+    ? readArgFile(value.slice(1), `${flag} file`, 'check the path after @, or pass the JSON object itself')
+    : value;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(
+      `${flag} is not valid JSON (${(e as Error).message}); pass a JSON object or @file.json`,
+    );
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new UsageError(`${flag} must be a JSON object`);
+  return parsed as Record<string, unknown>;
+}

@@ -19,19 +19,18 @@ const param = (e: ErrorObject, name: string) => String((e.params as Record<strin
 function describe(e: ErrorObject, errors: ErrorObject[]): { path: Array<string | number>; problem: string } {
   const path = pointerToPath(e.instancePath);
   const at = path.length ? path.join('.') : 'the top level';
-  const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties':
       return {
-        path: [...path, String(p.additionalProperty)],
-        problem: `unknown key '${String(p.additionalProperty)}' in ${at}`,
+        path: [...path, param(e, 'additionalProperty')],
+        problem: `unknown key '${param(e, 'additionalProperty')}' in ${at}`,
       };
     case 'required':
-      return { path, problem: `missing key '${String(p.missingProperty)}' in ${at}` };
+      return { path, problem: `missing key '${param(e, 'missingProperty')}' in ${at}` };
     case 'enum':
       return {
         path,
-        problem: `${at} must be one of ${(p.allowedValues as unknown[]).map(String).join(', ')}`,
+        problem: `${at} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map(String).join(', ')}`,
       };
     case 'const': {
       // A union of literals (`mode: http | socket`) fails once per literal: name them all.

@@ -12,7 +12,7 @@ export function callbackRefusal(config: WebhooksConfig): (url: string) => string
   const addresses = new AddressPolicy(config.allowPrivateNetworks);
   return (url) => {
     if (config.callbackSecrets.length === 0)
-      return 'this gateway sends no callbacks (its operator has not set webhooks.callbacks.secrets); leave callbackUrl out and poll GET /v1/actions/{id}/wait';
+      return 'this gateway sends no callbacks (its operator has not set webhooks.callbacks.secrets); leave callbackUrl out and long-poll GET /v1/actions/{id}/decision?wait=60';
     let parsed: URL;
     try {
       parsed = new URL(url);

@@ -1,22 +1,10 @@
 import type { Command } from 'commander';
 import { type ClientFlags, clientFrom, clientHelp } from '../context.js';
-import { readArgFile } from '../files.js';
+import { jsonObjectArg } from '../files.js';
 import { exit, integerIn, printJson, UsageError } from '../output.js';
 
 function parseParams(text: string | undefined): Record<string, unknown> {
-  if (text === undefined) return {};
-  const raw = text.startsWith('@')
-    ? readArgFile(text.slice(1), '--params file', 'check the path after @, or pass the JSON object itself')
-    : text;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    throw new UsageError('--params must be a JSON object (or @file containing one)');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new UsageError('--params must be a JSON object');
-  return value as Record<string, unknown>;
+  return text === undefined ? {} : jsonObjectArg('--params', text);
 }
 
 const refused = new Set(['denied', 'rejected', 'expired', 'cancelled', 'failed']);

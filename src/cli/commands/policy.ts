@@ -9,26 +9,8 @@ import { runPolicyTests, type TestReport } from '../../policy/testing.js';
 import type { Explanation } from '../../policy/types.js';
 import { examplePolicy } from '../../server/gateway.js';
 import { resolveConfig } from '../context.js';
-import { readArgFile } from '../files.js';
+import { jsonObjectArg } from '../files.js';
 import { exit, printJson, table, UsageError } from '../output.js';
-
-/** `--action '{"type":…}'` or `--action @file.json`. */
-function jsonArg(flag: string, value: string): Record<string, unknown> {
-  const text = value.startsWith('@')
-    ? readArgFile(value.slice(1), `${flag} file`, 'check the path after @, or pass the JSON object itself')
-    : value;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(
-      `${flag} is not valid JSON (${(e as Error).message}); pass a JSON object or @file.json`,
-    );
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    throw new UsageError(`${flag} must be a JSON object`);
-  return parsed as Record<string, unknown>;
-}
 
 /** A policy test file (top-level `cases:`), as a folder glob like `policies/*.yaml` picks up. */
 function isTestFile(file: string): boolean {
@@ -119,7 +101,7 @@ interface ExplainOptions {
 function explain(opts: ExplainOptions): void {
   const files = opts.policy ?? configuredPolicy(opts);
   const policy = loadPolicy(files);
-  const a = jsonArg('--action', opts.action);
+  const a = jsonObjectArg('--action', opts.action);
   if (typeof a.type !== 'string')
     throw new UsageError(
       '--action needs a string "type", e.g. {"type":"exec.command","params":{"command":"ls"}}',
@@ -129,7 +111,7 @@ function explain(opts: ExplainOptions): void {
     name: 'cli',
     principal: null,
     via: 'api_key',
-    ...(opts.actor ? (jsonArg('--actor', opts.actor) as Partial<Actor>) : {}),
+    ...(opts.actor ? (jsonObjectArg('--actor', opts.actor) as Partial<Actor>) : {}),
   };
   const now = opts.at ? Date.parse(opts.at) : Date.now();
   if (Number.isNaN(now)) throw new UsageError(`--at '${opts.at}' is not an ISO 8601 time`);
