@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { agent, pendingRequest } from '../../test/support/fixtures.js';
 import { ManualClock } from '../core/clock.js';
 import type { ActionRequest } from '../core/request.js';
+import { SqliteStore } from '../store/sqlite/index.js';
 import type { Store } from '../store/store.js';
 import { InProcessNotifier } from './notifier.js';
 import { Service } from './service.js';
@@ -84,5 +85,84 @@ describe('Service.submit', () => {
     await expect(service.submit({ ...agent, via: 'jwt' }, input, ['deploy.*', 'db.migrate'])).rejects.toThrow(
       'tokens of this issuer may not submit actions of type secrets.rotate (allowed: deploy.*, db.migrate)',
     );
+  });
+});
+
+describe('Service.recordResult with the request the caller holds', () => {
+  const allowed = (id: string) =>
+    pendingRequest(
+      { anyOf: [], denyThreshold: 1 },
+      {
+        id,
+        status: 'allowed',
+        expiresAt: null,
+        policy: { version: 'v', rule: 'r', reason: 't', decision: 'allow' },
+      },
+    );
+  const result = { outcome: 'succeeded' as const, detail: 'ok', hash: 'a'.repeat(64) };
+
+  async function withService(body: (service: Service, store: SqliteStore) => Promise<void>) {
+    const store = new SqliteStore({ path: ':memory:' });
+    try {
+      const service = new Service({
+        store,
+        clock: new ManualClock(1000),
+        notifier: new InProcessNotifier(),
+        policy: () => {
+          throw new Error('not used');
+        },
+      });
+      await body(service, store);
+    } finally {
+      await store.close();
+    }
+  }
+
+  it('records a result once: the same known request cannot record a second one', async () => {
+    await withService(async (service, store) => {
+      const request = allowed('req_k1');
+      await store.createRequest(request, []);
+      expect((await service.recordResult(request.id, agent, result, { known: request })).status).toBe(
+        'executed',
+      );
+      await expect(service.recordResult(request.id, agent, result, { known: request })).rejects.toMatchObject(
+        {
+          code: 'CS_ERR_RESULT_RECORDED',
+        },
+      );
+      expect((await store.eventsForRequest(request.id)).map((e) => e.kind)).toEqual(['request.executed']);
+    });
+  });
+
+  it('holds the known request to the same rules: the requester only, and the decided hash only', async () => {
+    await withService(async (service, store) => {
+      const request = allowed('req_k2');
+      await store.createRequest(request, []);
+      const other = { ...agent, id: 'act_other' };
+      await expect(service.recordResult(request.id, other, result, { known: request })).rejects.toMatchObject(
+        {
+          code: 'CS_ERR_NOT_FOUND',
+        },
+      );
+      await expect(
+        service.recordResult(request.id, agent, { ...result, hash: 'b'.repeat(64) }, { known: request }),
+      ).rejects.toMatchObject({ code: 'CS_ERR_HASH_MISMATCH' });
+      expect((await store.getRequest(request.id))?.request).toMatchObject({ status: 'allowed', version: 1 });
+      expect(await store.eventsForRequest(request.id)).toEqual([]);
+    });
+  });
+
+  it('takes no shortcut for a request that may have reviews: a known approved request is read back', async () => {
+    await withService(async (service, store) => {
+      const request = { ...allowed('req_k3'), status: 'approved' as const, validUntil: 60_000 };
+      await store.createRequest(request, []);
+      const mutate = vi.spyOn(store, 'mutate');
+      await service.recordResult(request.id, agent, result, { known: request });
+      expect(mutate.mock.calls[0]?.[2]).not.toHaveProperty('known');
+      const fresh = allowed('req_k4');
+      await store.createRequest(fresh, []);
+      await service.recordResult(fresh.id, agent, result, { known: fresh });
+      expect(mutate.mock.calls[1]?.[2]).toMatchObject({ known: { request: fresh, reviews: [] } });
+    });
   });
 });

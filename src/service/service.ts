@@ -9,7 +9,14 @@ import * as lifecycle from '../core/lifecycle.js';
 import type { ActionRequest, RequestStatus, Review, Vote } from '../core/request.js';
 import { checkVote, eligibleGroups, isSelfReview } from '../core/review.js';
 import type { Evaluation, Policy } from '../policy/types.js';
-import type { Decision, Mutation, RequestSnapshot, Store, WriteOptions } from '../store/store.js';
+import type {
+  Decision,
+  MutateOptions,
+  Mutation,
+  RequestSnapshot,
+  Store,
+  WriteOptions,
+} from '../store/store.js';
 import { newId } from '../util/ids.js';
 import type { Notifier } from './notifier.js';
 
@@ -314,14 +321,21 @@ export class Service {
   /**
    * `result.startedAt` is for runners inside this process (the MCP gateway), which checked the
    * validity window themselves when they started; an agent's own report (the HTTP API) never
-   * carries it and must arrive within the window.
+   * carries it and must arrive within the window. `options.known` is the request as the caller
+   * received it from `submit`, untouched since: a request that was `allowed` there has no reviews,
+   * so the store can decide on it without reading the row back (see MutateOptions).
    */
   async recordResult(
     id: string,
     actor: Actor,
     result: { outcome: 'succeeded' | 'failed'; detail: string; hash: string; startedAt?: number },
-    options?: WriteOptions,
+    options?: WriteOptions & { known?: ActionRequest },
   ): Promise<ActionRequest> {
+    const { known, ...write } = options ?? {};
+    const mutate: MutateOptions =
+      known?.id === id && known.status === 'allowed'
+        ? { ...write, known: { request: known, reviews: [] } }
+        : write;
     // The snapshot the change produced goes to the channels, as for a vote: reading it back
     // would cost a read and a parse on every executed call.
     const snap = await this.change(
@@ -351,7 +365,7 @@ export class Service {
         };
         return { mutation: { request: next, events: [event] }, value: { request: next, reviews } };
       },
-      options,
+      mutate,
     );
     this.tellChannels(snap, 'updated');
     return snap.request;
@@ -510,7 +524,7 @@ export class Service {
   private async change<T>(
     id: string,
     decide: (snap: RequestSnapshot) => Decision<T>,
-    options?: WriteOptions,
+    options?: MutateOptions,
   ): Promise<T> {
     try {
       return await this.deps.store.mutate(id, decide, options);

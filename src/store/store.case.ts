@@ -1,10 +1,11 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { pendingRequest } from '../../test/support/fixtures.js';
 import { CountersignError } from '../core/errors.js';
 import type { AuditEvent } from '../core/event.js';
 import * as lifecycle from '../core/lifecycle.js';
 import type { ActionRequest, Review } from '../core/request.js';
-import type { Store } from './store.js';
+import type { Decision, RequestSnapshot, Store } from './store.js';
 
 /**
  * The contract every Store implementation passes (SQLite now, PostgreSQL next).
@@ -171,6 +172,196 @@ export function runStoreContract(
       const snap = await s.getRequest('race');
       expect(snap?.reviews).toHaveLength(1);
       expect((await s.eventsForRequest('race')).filter((e) => e.kind === 'request.approved')).toHaveLength(1);
+      await s.close();
+    });
+
+    // `known` lets a caller skip the read of a snapshot it holds (MutateOptions). The marker below
+    // is not how callers use it (they pass the snapshot as stored); it shows which state decided.
+    const marked = (r: ActionRequest): ActionRequest => ({
+      ...r,
+      action: { ...r.action, justification: 'decided on the known snapshot' },
+    });
+
+    it('decides on a known snapshot that is still at the stored version, without reading it', async () => {
+      const s = await open();
+      const created = req('k1');
+      await s.createRequest(created, [ev('k1')]);
+      const seen: string[] = [];
+      await s.mutate(
+        'k1',
+        ({ request }) => {
+          seen.push(request.action.justification);
+          return {
+            mutation: { request: lifecycle.approve(request, 5), events: [ev('k1', 'request.approved')] },
+          };
+        },
+        { known: { request: marked(created), reviews: [] } },
+      );
+      expect(seen).toEqual(['decided on the known snapshot']);
+      const snap = await s.getRequest('k1');
+      expect(snap?.request).toMatchObject({ status: 'approved', version: 2 });
+      expect(snap?.request.action.justification).toBe('decided on the known snapshot');
+      await s.close();
+    });
+
+    it('decides again on the stored state when the known snapshot is stale', async () => {
+      const s = await open();
+      const created = req('k2');
+      await s.createRequest(created, [ev('k2')]);
+      await s.mutate('k2', ({ request }) => ({
+        mutation: {
+          request: { ...request, version: request.version + 1 },
+          review: review('k2', 'alice'),
+          events: [ev('k2', 'review.cast')],
+        },
+      }));
+      const seen: Array<[number, number]> = [];
+      const out = await s.mutate(
+        'k2',
+        ({ request, reviews }) => {
+          seen.push([request.version, reviews.length]);
+          return {
+            mutation: { request: lifecycle.approve(request, 5), events: [ev('k2', 'request.approved')] },
+            value: reviews.length,
+          };
+        },
+        { known: { request: created, reviews: [] } },
+      );
+      expect(seen).toEqual([
+        [1, 0],
+        [2, 1],
+      ]);
+      expect(out).toBe(1);
+      const snap = await s.getRequest('k2');
+      expect(snap?.request).toMatchObject({ status: 'approved', version: 3 });
+      expect(snap?.reviews.map((r) => r.reviewerId)).toEqual(['alice']);
+      expect((await s.eventsForRequest('k2')).map((e) => e.kind)).toEqual([
+        'request.submitted',
+        'review.cast',
+        'request.approved',
+      ]);
+      await s.close();
+    });
+
+    it('never lets a stale known snapshot undo a decision: a rejected request stays rejected', async () => {
+      const s = await open();
+      const created = req('k3');
+      await s.createRequest(created, [ev('k3')]);
+      await s.mutate('k3', ({ request }) => ({
+        mutation: { request: lifecycle.reject(request, 3), events: [ev('k3', 'request.rejected')] },
+      }));
+      // Approving is legal on the pending snapshot the caller holds, and illegal on the stored one.
+      await expect(
+        s.mutate(
+          'k3',
+          ({ request }) => ({
+            mutation: { request: lifecycle.approve(request, 4), events: [ev('k3', 'request.approved')] },
+          }),
+          { known: { request: created, reviews: [] } },
+        ),
+      ).rejects.toMatchObject({ code: 'CS_ERR_NOT_PENDING' });
+      expect((await s.getRequest('k3'))?.request).toMatchObject({ status: 'rejected', version: 2 });
+      expect((await s.eventsForRequest('k3')).map((e) => e.kind)).toEqual([
+        'request.submitted',
+        'request.rejected',
+      ]);
+      await s.close();
+    });
+
+    it('decides on the stored state when a decision on the known snapshot throws or writes no request', async () => {
+      const s = await open();
+      const created = req('k4');
+      await s.createRequest(created, [ev('k4')]);
+      const known = { known: { request: marked(created), reviews: [] } };
+      const fromKnown = (r: ActionRequest) => r.action.justification === 'decided on the known snapshot';
+      // Throws on the known snapshot only: the stored one decides, and its change is written.
+      await s.mutate(
+        'k4',
+        ({ request }) => {
+          if (fromKnown(request)) throw new CountersignError('CS_ERR_NOT_PENDING');
+          return {
+            mutation: { request: lifecycle.approve(request, 5), events: [ev('k4', 'request.approved')] },
+          };
+        },
+        known,
+      );
+      expect((await s.getRequest('k4'))?.request.status).toBe('approved');
+      // Events alone carry no version to check: the stored state decides, and they are written once.
+      const seen: boolean[] = [];
+      await s.mutate(
+        'k4',
+        ({ request }) => {
+          seen.push(fromKnown(request));
+          return { mutation: { events: [ev('k4', 'review.refused')] } };
+        },
+        { known: { request: marked((await s.getRequest('k4'))?.request as ActionRequest), reviews: [] } },
+      );
+      expect(seen).toEqual([true, false]);
+      expect((await s.eventsForRequest('k4')).map((e) => e.kind)).toEqual([
+        'request.submitted',
+        'request.approved',
+        'review.refused',
+      ]);
+      await s.close();
+    });
+
+    it('ends in the same state with or without known snapshots, however stale (property)', async () => {
+      type Op = { kind: 'bump' | 'events' | 'odd-throws'; known: number | null };
+      const op = fc.record({
+        kind: fc.constantFrom<Op['kind']>('bump', 'events', 'odd-throws'),
+        known: fc.option(fc.nat(20), { nil: null }),
+      });
+      // Deterministic in the snapshot, as `decide` must be; `n` keeps reviewers and events apart.
+      const decide =
+        (kind: Op['kind'], n: number) =>
+        ({ request }: RequestSnapshot): Decision<number> => {
+          if (kind === 'odd-throws' && request.version % 2 === 1)
+            throw new CountersignError('CS_ERR_ILLEGAL_TRANSITION', 'odd version');
+          if (kind === 'events')
+            return { mutation: { events: [ev(request.id, 'review.refused')] }, value: 0 };
+          return {
+            mutation: {
+              request: { ...request, version: request.version + 1, updatedAt: n },
+              review: review(request.id, `r${n}`),
+              events: [ev(request.id, 'review.cast')],
+            },
+            value: request.version,
+          };
+        };
+      const play = async (s: Store, id: string, ops: Op[], useKnown: boolean) => {
+        const history: RequestSnapshot[] = [];
+        const outcomes: unknown[] = [];
+        for (const [n, o] of ops.entries()) {
+          const snap = (await s.getRequest(id)) as RequestSnapshot;
+          history.push(snap);
+          const known = useKnown && o.known !== null ? history[o.known % history.length] : undefined;
+          outcomes.push(
+            await s
+              .mutate(id, decide(o.kind, n), known ? { known } : {})
+              .catch((e: CountersignError) => e.code),
+          );
+        }
+        return {
+          outcomes,
+          snap: await s.getRequest(id),
+          events: (await s.eventsForRequest(id)).map((e) => e.entry),
+        };
+      };
+      const s = await open();
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { maxLength: 12 }), async (ops) => {
+          run++;
+          const [a, b] = [`known-${run}`, `plain-${run}`];
+          await s.createRequest(req(a), [ev(a)]);
+          await s.createRequest(req(b), [ev(b)]);
+          const withKnown = await play(s, a, ops, true);
+          const without = await play(s, b, ops, false);
+          const rename = (x: unknown) => JSON.parse(JSON.stringify(x).replaceAll(a, b));
+          expect(rename(withKnown)).toEqual(without);
+        }),
+        { numRuns: 60 },
+      );
       await s.close();
     });
 

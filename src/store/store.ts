@@ -65,6 +65,20 @@ export interface WriteOptions {
   deferDurability?: boolean;
 }
 
+/** How a change is made: its durability, and what the caller already holds of the request. */
+export interface MutateOptions extends WriteOptions {
+  /**
+   * The snapshot exactly as this store last wrote it, e.g. the request the caller has just
+   * created (which has no reviews yet). The store may decide on it instead of reading the row:
+   * the change is written only if the request is still at that version (every change of the
+   * request or its reviews makes a new version), and is otherwise decided again on the stored
+   * state, as after a lost race. So is a decision on it that throws or writes no new version of
+   * the request, since nothing would check it against the row. `decide` must be free of side
+   * effects, since it may run twice.
+   */
+  known?: RequestSnapshot;
+}
+
 /**
  * The one storage contract. SQLite (embedded) and PostgreSQL (scale-out) implement it and run the
  * same compliance suite (src/store/store.case.ts). Every state change is a compare-and-set on the
@@ -85,10 +99,11 @@ export interface Store {
   getRequest(id: string): Promise<RequestSnapshot | undefined>;
   listRequests(query: RequestQuery): Promise<ActionRequest[]>;
   /**
-   * Reads the snapshot, lets `decide` compute the change, and writes it only if the request is
-   * still at the version that was read; on a lost race it reads again and asks `decide` again.
+   * Reads the snapshot (or takes `options.known`), lets `decide` compute the change, and writes it
+   * only if the request is still at the version that was read; on a lost race it reads again and
+   * asks `decide` again.
    */
-  mutate<T>(id: string, decide: (snap: RequestSnapshot) => Decision<T>, options?: WriteOptions): Promise<T>;
+  mutate<T>(id: string, decide: (snap: RequestSnapshot) => Decision<T>, options?: MutateOptions): Promise<T>;
   /** Ids of pending requests whose TTL has passed at `now`. */
   dueRequests(now: number, limit: number): Promise<string[]>;
   /** The earliest pending deadline, for the expiry timer. */

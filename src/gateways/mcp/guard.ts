@@ -225,13 +225,14 @@ export class Guard {
           { outcome: 'failed', detail: `upstream error: ${describe(error)}` },
           hash,
           startedAt,
+          fresh,
         );
         throw error;
       }
       // The result goes back at once; the claim on the request is held until the result is
       // committed, so no second caller can run it in between (see docs/decisions/0009-mcp-gateway.md).
       release = false;
-      this.recorded = this.record(r, runner.summarize(value), hash, startedAt).finally(() =>
+      this.recorded = this.record(r, runner.summarize(value), hash, startedAt, fresh).finally(() =>
         this.running.delete(r.id),
       );
       this.o.recall.forget(r.requester.id, r.hash, r.id);
@@ -244,18 +245,22 @@ export class Guard {
   /** The last result being recorded in the background; tests and shutdown can wait for it. */
   recorded: Promise<void> = Promise.resolve();
 
-  /** The action already ran: a failure to record is logged, and the result still goes back. */
+  /**
+   * The action already ran: a failure to record is logged, and the result still goes back. A
+   * `fresh` request is handed over as known: it is exactly as `submit` stored it.
+   */
   private async record(
     r: ActionRequest,
     result: { outcome: 'succeeded' | 'failed'; detail: string },
     hash: string,
     startedAt: number,
+    fresh: boolean,
   ): Promise<void> {
     // Deferred durability: the agent already has the result, and a durable commit here would make
     // the agent's next call wait for two disk flushes instead of one (decision 0009).
-    const deferred = { deferDurability: true };
+    const options = { deferDurability: true, ...(fresh ? { known: r } : {}) };
     await this.o.service
-      .recordResult(r.id, r.requester, { ...result, hash, startedAt }, deferred)
+      .recordResult(r.id, r.requester, { ...result, hash, startedAt }, options)
       .catch((error: unknown) => {
         this.o.logger.warn({ err: describe(error), request: r.id }, 'could not record the MCP call result');
       });

@@ -9,10 +9,11 @@ import type {
   Credential,
   CredentialKind,
   Decision,
+  MutateOptions,
+  Mutation,
   RequestQuery,
   RequestSnapshot,
   Store,
-  WriteOptions,
 } from '../store.js';
 import { SqliteAuditLog } from './audit.js';
 import { Checkpointer } from './checkpointer.js';
@@ -236,32 +237,54 @@ export class SqliteStore implements Store {
     return rows.map((r) => JSON.parse(r.body) as ActionRequest);
   }
 
-  mutate<T>(id: string, decide: (snap: RequestSnapshot) => Decision<T>, options?: WriteOptions): Promise<T> {
+  mutate<T>(id: string, decide: (snap: RequestSnapshot) => Decision<T>, options?: MutateOptions): Promise<T> {
     // Read, decide and write run inside one write transaction: nothing can change the row between them.
     return this.writes
       .run(() => {
+        const fast = options?.known ? this.mutateKnown(id, options.known, decide) : undefined;
+        if (fast) return fast;
         const snap = this.snapshotSync(id);
         if (!snap) throw new CountersignError('CS_ERR_NOT_FOUND', `no request ${id}`);
         const d = decide(snap);
-        if (d.mutation) {
-          const { request, review, events } = d.mutation;
-          if (request) {
-            const changed = this.stmt.updateRequest.run({
-              ...this.requestRow(request),
-              prev: snap.request.version,
-            });
-            if (changed.changes !== 1)
-              throw new CountersignError('CS_ERR_ILLEGAL_TRANSITION', `request ${id} changed concurrently`);
-          }
-          if (review) this.stmt.insertReview.run(id, review.reviewerId, review.at, JSON.stringify(review));
-          this.appendSync(events);
-        }
+        if (d.mutation && !this.writeSync(id, snap.request.version, d.mutation))
+          throw new CountersignError('CS_ERR_ILLEGAL_TRANSITION', `request ${id} changed concurrently`);
         return d;
       }, options)
       .then((d) => {
         if (d.error) throw d.error;
         return d.value as T;
       });
+  }
+
+  /**
+   * Decides on the caller's snapshot and writes the change if the row is still at its version;
+   * undefined (nothing written) when the stored state must decide instead (see MutateOptions).
+   */
+  private mutateKnown<T>(
+    id: string,
+    known: RequestSnapshot,
+    decide: (snap: RequestSnapshot) => Decision<T>,
+  ): Decision<T> | undefined {
+    if (known.request.id !== id) return undefined;
+    let d: Decision<T>;
+    try {
+      d = decide(known);
+    } catch {
+      return undefined;
+    }
+    if (!d.mutation?.request) return undefined;
+    return this.writeSync(id, known.request.version, d.mutation) ? d : undefined;
+  }
+
+  /** Writes a mutation if the request is at version `prev`; false (nothing written) if it is not. */
+  private writeSync(id: string, prev: number, { request, review, events }: Mutation): boolean {
+    if (request) {
+      const changed = this.stmt.updateRequest.run({ ...this.requestRow(request), prev });
+      if (changed.changes !== 1) return false;
+    }
+    if (review) this.stmt.insertReview.run(id, review.reviewerId, review.at, JSON.stringify(review));
+    this.appendSync(events);
+    return true;
   }
 
   async dueRequests(now: number, limit: number): Promise<string[]> {
