@@ -40,6 +40,31 @@ describe('mcp configuration', () => {
     });
   });
 
+  it('refuses upstream headers the HTTP client cannot send, naming the header and never the value', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['Connection: close', /headers\.Connection: the gateway's HTTP client sets this header itself/],
+      ['Transfer-Encoding: chunked', /headers\.Transfer-Encoding: the gateway's HTTP client sets/],
+      ['"Bad Name": x', /headers\.Bad Name: not a valid HTTP header name/],
+    ];
+    for (const [header, expected] of cases) {
+      const file = configWith(
+        `mcp:\n  upstreams:\n    gh: { url: "https://example.com/mcp", headers: { ${header} } }\n`,
+      );
+      expect(() => loadConfig(file, {})).toThrow(expected);
+    }
+    // A secret that would split the request in two: refused without being quoted.
+    const file = configWith(
+      `mcp:\n  upstreams:\n    gh: { url: "https://example.com/mcp", headers: { X-Key: "${ref('KEY')}" } }\n`,
+    );
+    expect(() => loadConfig(file, { KEY: 'sk-9f2\r\nX-Admin: 1' })).toThrow(
+      /headers\.X-Key: the value contains a line break/,
+    );
+    expect(() => loadConfig(file, { KEY: 'sk-9f2\r\nX-Admin: 1' })).not.toThrow(/sk-9f2/);
+    expect(loadConfig(file, { KEY: 'sk-9f2' }).mcp?.upstreams.gh).toMatchObject({
+      headers: { 'X-Key': 'sk-9f2' },
+    });
+  });
+
   it('names a missing variable, never a value', () => {
     const file = configWith(
       `mcp:\n  upstreams:\n    s: { command: srv, env: { A: "${ref('NOT_SET_ANYWHERE')}", B: "visible-secret" } }\n`,

@@ -130,6 +130,40 @@ function directory(path: string, where: string): string {
 
 const upstreamName = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** An HTTP header name (RFC 9110 token). */
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * Headers the gateway's HTTP client sets per request itself (framing and the connection); one in
+ * the configuration could not be sent, so it is refused when the configuration is read.
+ */
+const managedHeaders = new Set([
+  'connection',
+  'content-length',
+  'expect',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Refuses a header that could not be sent; values are secrets, so no message quotes one. */
+function checkHeaders(headers: Record<string, string>, where: string): Record<string, string> {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!headerName.test(name))
+      throw new Error(`${where}.${name}: not a valid HTTP header name; use letters, digits and - only`);
+    if (managedHeaders.has(name.toLowerCase()))
+      throw new Error(
+        `${where}.${name}: the gateway's HTTP client sets this header itself for every request; remove it`,
+      );
+    if (/[\r\n\0]/.test(value))
+      throw new Error(`${where}.${name}: the value contains a line break or NUL, which HTTP cannot carry`);
+  }
+  return headers;
+}
+
 /**
  * `env` is null for operator commands: they never start an upstream, so `${VAR}` references are
  * left unexpanded and working directories unchecked.
@@ -157,7 +191,11 @@ export function resolveMcpConfig(
             env: expand(u.env, env, `${where}.env`),
             cwd: u.cwd ? (env === null ? rel(u.cwd) : directory(rel(u.cwd), `${where}.cwd`)) : null,
           }
-        : { kind: 'http', url: u.url, headers: expand(u.headers, env, `${where}.headers`) };
+        : {
+            kind: 'http',
+            url: u.url,
+            headers: checkHeaders(expand(u.headers, env, `${where}.headers`), `${where}.headers`),
+          };
   }
   return {
     upstreams,
