@@ -2,7 +2,7 @@
 // one upstream URL, so the gateway does not share an event loop with the benchmark's clients.
 // Plain JavaScript over the compiled dist/ (npm run build), the code `npm start` runs, so the
 // figures carry no cost of a TypeScript loader.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../dist/config/load.js';
@@ -26,4 +26,12 @@ const gw = await createGateway(loadConfig(file, {}));
 const url = await gw.app.listen({ host: '127.0.0.1', port: 0 });
 const { token } = await gw.admin.createActor({ name: 'bench-agent', owner: 'bench@example.com' });
 process.stdout.write(`${JSON.stringify({ url, token })}\n`);
-process.once('SIGTERM', () => void gw.close().then(() => process.exit(0)));
+// Nothing in the store is needed after the run: remove it (on tmpfs it holds memory).
+process.once(
+  'SIGTERM',
+  () =>
+    void gw.close().then(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    }),
+);
