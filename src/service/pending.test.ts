@@ -1,11 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { agent, pendingRequest, reviewer } from '../../test/support/fixtures.js';
-import { ManualClock } from '../core/clock.js';
+import { agent, pendingRequest, reviewer, serviceWithoutPolicy } from '../../test/support/fixtures.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import type { RequestSnapshot } from '../store/store.js';
-import { InProcessNotifier } from './notifier.js';
-import { Service } from './service.js';
+import type { Service } from './service.js';
 
 const alice = reviewer('alice', ['sre']);
 
@@ -27,15 +25,7 @@ async function withQueue(queue: Drawn[], body: (service: Service, eligible: stri
       await store.createRequest(request, []);
       if (d.group === 'sre' && !d.self && !d.due) eligible.push(id);
     }
-    const service = new Service({
-      store,
-      clock: new ManualClock(1000),
-      notifier: new InProcessNotifier(),
-      policy: () => {
-        throw new Error('not used');
-      },
-    });
-    await body(service, eligible.reverse());
+    await body(serviceWithoutPolicy(store), eligible.reverse());
   } finally {
     await store.close();
   }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { agent, pendingRequest } from '../../test/support/fixtures.js';
+import { agent, pendingRequest, serviceWithoutPolicy } from '../../test/support/fixtures.js';
 import { ManualClock } from '../core/clock.js';
 import type { ActionRequest } from '../core/request.js';
 import { SqliteStore } from '../store/sqlite/index.js';
@@ -104,15 +104,7 @@ describe('Service.recordResult with the request the caller holds', () => {
   async function withService(body: (service: Service, store: SqliteStore) => Promise<void>) {
     const store = new SqliteStore({ path: ':memory:' });
     try {
-      const service = new Service({
-        store,
-        clock: new ManualClock(1000),
-        notifier: new InProcessNotifier(),
-        policy: () => {
-          throw new Error('not used');
-        },
-      });
-      await body(service, store);
+      await body(serviceWithoutPolicy(store), store);
     } finally {
       await store.close();
     }

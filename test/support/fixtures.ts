@@ -1,5 +1,9 @@
+import { ManualClock } from '../../src/core/clock.js';
 import type { Actor, Reviewer } from '../../src/core/identity.js';
 import type { ActionRequest, ApprovalRequirement } from '../../src/core/request.js';
+import { InProcessNotifier } from '../../src/service/notifier.js';
+import { Service } from '../../src/service/service.js';
+import type { Store } from '../../src/store/store.js';
 
 export const agent: Actor = {
   id: 'csk_agent',
@@ -39,4 +43,16 @@ export function pendingRequest(
     version: 1,
     ...overrides,
   };
+}
+
+/** A service over `store` at a fixed time, for tests that never evaluate a policy (it throws if asked). */
+export function serviceWithoutPolicy(store: Store, now = 1000): Service {
+  return new Service({
+    store,
+    clock: new ManualClock(now),
+    notifier: new InProcessNotifier(),
+    policy: () => {
+      throw new Error('not used');
+    },
+  });
 }
