@@ -221,18 +221,10 @@ export class HttpClientTransport implements Transport {
     body?: string,
     flight?: InFlight,
   ): InFlight {
-    const handle = flight ?? {
-      response: Promise.resolve() as never,
-      abort: new DropSignal(),
-      dropped: false,
-    };
-    handle.response = this.pool.request({
-      path: this.path,
-      method,
-      headers,
-      body,
-      signal: handle.abort,
-    });
+    const abort = flight?.abort ?? new DropSignal();
+    const response = this.pool.request({ path: this.path, method, headers, body, signal: abort });
+    const handle = flight ?? { response, abort, dropped: false };
+    handle.response = response;
     // Errors are read where the answer is awaited or its body read; these keep an abort or a late
     // error from being unhandled (a dropped request's answer may never be read), which would end
     // the gateway.
