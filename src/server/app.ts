@@ -7,6 +7,7 @@ import type { AuditLogStore } from '../audit/log.js';
 import type { Authenticator } from '../service/auth.js';
 import type { Service } from '../service/service.js';
 import { authHooks } from './auth.js';
+import { FrontRoutes } from './front.js';
 import type { Metrics } from './metrics.js';
 import { errorHandler, notFoundHandler } from './problem.js';
 import { actionRoutes } from './routes/actions.js';
@@ -31,9 +32,18 @@ export interface AppOptions {
   audit?: { log: AuditLogStore; verifierKey: string };
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Paths served ahead of Fastify's router (see FrontRoutes); `inject` does not reach them. */
+    front: FrontRoutes;
+  }
+}
+
 /** Builds the HTTP app. Listening is the caller's business, so tests can use `inject` or a real port. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const front = new FrontRoutes(options.metrics);
   const app = Fastify({
+    serverFactory: (handler, factoryOptions) => front.server(handler, factoryOptions),
     bodyLimit: options.bodyLimit,
     logger: { level: options.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
     // Per-request logs cost more than the request at thousands per second; errors are still logged.
@@ -64,6 +74,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Only JSON bodies are accepted; anything else is a 415, not a string to validate.
   app.removeContentTypeParser('text/plain');
 
+  app.decorate('front', front);
   app.decorateRequest('caller', null);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);

@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpClient, secretValue, startGateway, type TestGateway, textOf, upstreamCalls } from './harness.js';
@@ -140,6 +142,82 @@ describe('MCP gateway: bad input, bad credentials, failing upstreams', () => {
     expect(JSON.parse(res.text).error.message).toContain('mcp.maxMessageBytes');
     const ok = await client.callTool({ name: 'echo', arguments: { text: 'small' } });
     expect(textOf(ok)).toContain('small');
+  });
+
+  it('refuses a body past the limit while it streams in, without Content-Length, and closes that connection', async () => {
+    const url = new URL('/mcp/fixture', t.url);
+    const res = await new Promise<{ status: number; connection?: string; body: string }>(
+      (resolve, reject) => {
+        const req = httpRequest(url, { method: 'POST', headers: mcpHeaders(t.agentKey) }, (r) => {
+          let body = '';
+          r.setEncoding('utf8');
+          r.on('data', (c: string) => {
+            body += c;
+          });
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, connection: r.headers.connection, body }));
+        });
+        req.on('error', reject);
+        // Chunked: the size is known only once the limit (4096 bytes here) is passed.
+        req.write(
+          `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"`,
+        );
+        for (let i = 0; i < 10; i++) req.write('x'.repeat(1000));
+        req.end('"}}}');
+      },
+    );
+    expect(res.status).toBe(413);
+    expect(res.connection).toBe('close');
+    expect(JSON.parse(res.body).error.message).toContain('mcp.maxMessageBytes');
+    const ok = await client.callTool({ name: 'echo', arguments: { text: 'after a streamed oversize body' } });
+    expect(textOf(ok)).toContain('after a streamed oversize body');
+  });
+
+  it('answers a body that is not JSON with 415, and a method MCP does not use with 405', async () => {
+    const text = await post(t, 'hello', t.agentKey, { 'content-type': 'text/plain' });
+    expect(text.status).toBe(415);
+    expect(JSON.parse(text.text).error.message).toContain('Content-Type: application/json');
+    const put = await fetch(new URL('/mcp/fixture', t.url), {
+      method: 'PUT',
+      headers: mcpHeaders(t.agentKey),
+    });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('POST, GET, DELETE');
+    expect(((await put.json()) as { error: { code: number } }).error.code).toBe(-32000);
+  });
+
+  it('survives a client that hangs up halfway through its body, and keeps serving', async () => {
+    const { port } = new URL(t.url);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(
+          `POST /mcp/fixture HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.agentKey}\r\n` +
+            'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"jsonrpc":"2.0",',
+        );
+        // Long enough for the gateway to have authenticated and started reading the body.
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 200);
+      });
+      socket.on('error', reject);
+    });
+    const ok = await client.callTool({ name: 'echo', arguments: { text: 'after a hang-up' } });
+    expect(textOf(ok)).toContain('after a hang-up');
+  });
+
+  it('counts MCP requests in the request metrics under their route', async () => {
+    await client.callTool({ name: 'echo', arguments: { text: 'counted' } });
+    const metrics = await (await fetch(new URL('/metrics', t.url))).text();
+    const line = metrics
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('countersign_http_request_duration_seconds_count{') &&
+          l.includes('route="/mcp/:name"') &&
+          l.includes('method="POST"') &&
+          l.includes('status="200"'),
+      );
+    expect(Number(line?.split(' ').at(-1))).toBeGreaterThan(0);
   });
 
   it('answers an unknown upstream name with a JSON-RPC error', async () => {

@@ -5,7 +5,7 @@ import type { Authenticator } from '../../service/auth.js';
 import type { Service } from '../../service/service.js';
 import { Forwarder } from './forward.js';
 import { Guard } from './guard.js';
-import { mcpHttpPlugin } from './http.js';
+import { mcpHttpFront, mcpPrefix } from './http.js';
 import type { Lane } from './http-transport.js';
 import { Recall } from './recall.js';
 import { type SessionCaller, sessionLane, sessionServer } from './session.js';
@@ -60,9 +60,9 @@ export class McpGateway {
     }
   }
 
-  /** Registers `/mcp/NAME` on the app and starts connecting to every upstream. */
+  /** Serves `/mcp/NAME` ahead of the app's router and starts connecting to every upstream. */
   async mount(app: FastifyInstance): Promise<void> {
-    const { plugin } = mcpHttpPlugin({
+    const front = mcpHttpFront({
       host: {
         has: (name) => this.upstreams.has(name),
         openSession: (name, caller) => this.openSession(name, caller),
@@ -70,8 +70,11 @@ export class McpGateway {
       },
       authenticator: this.deps.authenticator,
       maxMessageBytes: this.deps.config.maxMessageBytes,
+      log: app.log,
     });
-    await app.register(plugin);
+    app.front.add(mcpPrefix, `${mcpPrefix}:name`, front.handle);
+    // Before the server stops accepting: open event streams would otherwise keep close() waiting.
+    app.addHook('preClose', front.close);
     app.addHook('onReady', async () => {
       for (const u of this.upstreams.values()) u.upstream.start();
     });
