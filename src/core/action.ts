@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** A JSON value as it arrives from an edge and is hashed by RFC 8785. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -83,7 +83,7 @@ export function canonicalAction(action: Pick<Action, 'type' | 'resource' | 'para
 
 /** Lower-case hex SHA-256 of the canonical action. */
 export function actionHash(action: Pick<Action, 'type' | 'resource' | 'params'>): string {
-  return createHash('sha256').update(canonicalAction(action), 'utf8').digest('hex');
+  return hash('sha256', canonicalAction(action), 'hex');
 }
 
 /** The first 12 hex characters, as shown to reviewers next to the full hash. */

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { Credential, CredentialKind } from '../store/store.js';
 import { newId, newSecret } from '../util/ids.js';
 
@@ -24,12 +24,13 @@ export function parseToken(token: string): ParsedToken | undefined {
 }
 
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
+/** Checked on every request: the one-shot hash, compared as bytes, in constant time. */
 export function secretMatches(credential: Credential, secret: string): boolean {
   const a = Buffer.from(credential.secretHash, 'hex');
-  const b = Buffer.from(hashSecret(secret), 'hex');
+  const b = hash('sha256', secret, 'buffer');
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
