@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { hash } from 'node:crypto';
 import { once } from 'node:events';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface Server {
   url: string;
@@ -52,4 +54,42 @@ export function printTable(headers: string[], rows: Array<Array<string | number>
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/**
+ * Two readings of the host itself, so runs on different days can be told apart from changes in
+ * the code: the time of a fixed CPU-bound loop (JSON and SHA-256, the gateway's kind of work;
+ * median of five), and the p50 of `fdatasync` after a 4 KiB write in `dir` (the store's disk).
+ */
+export function hostReadings(dir: string): { cpuLoopMs: number; fdatasyncP50Ms: number } {
+  const loops: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const start = performance.now();
+    let n = 0;
+    for (let i = 0; i < 20_000; i++)
+      n += hash('sha256', JSON.stringify({ i, text: 'calibration', list: [1, 2, 3] }), 'hex').length;
+    if (n === 0) throw new Error('unreachable');
+    loops.push(performance.now() - start);
+  }
+  const file = join(mkdtempSync(join(dir, 'cs-bench-host-')), 'probe');
+  const fd = openSync(file, 'w');
+  const page = Buffer.alloc(4096, 1);
+  const syncs: number[] = [];
+  try {
+    for (let i = 0; i < 200; i++) {
+      writeSync(fd, page, 0, page.length, (i % 64) * 4096);
+      const start = performance.now();
+      fdatasyncSync(fd);
+      syncs.push(performance.now() - start);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
+  const median = (a: number[]) =>
+    percentile(
+      [...a].sort((x, y) => x - y),
+      50,
+    );
+  return { cpuLoopMs: median(loops), fdatasyncP50Ms: median(syncs) };
 }

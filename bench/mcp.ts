@@ -9,12 +9,13 @@
 // latency is the disk's fsync.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { hostReadings } from './lib.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const calls = Number(process.env.BENCH_CALLS ?? 4000);
@@ -111,6 +112,8 @@ const rows: string[][] = [
   ['clients', 'path', 'calls/s', 'p50 ms', 'p99 ms', 'ratio', 'added p50 ms', 'server CPU ms/call'],
 ];
 const load = loadavg()[0]?.toFixed(1);
+// Before any child starts, so nothing of ours competes with the readings.
+const host = hostReadings(tmpdir());
 try {
   const port = await start(['test/mcp/fixture-server.mjs', '--http'], children);
   const upstreamUrl = `http://127.0.0.1:${port.trim()}/mcp`;
@@ -186,5 +189,9 @@ for (const r of rows)
 console.log(
   'server CPU: the upstream process for direct, the relay or gateway process for the other rows\n' +
     '(whose calls also cost the upstream about what direct shows), from /proc in 10 ms ticks.',
+);
+console.log(
+  `host: reference CPU loop ${host.cpuLoopMs.toFixed(1)} ms (lower is faster), fdatasync p50 ` +
+    `${host.fdatasyncP50Ms.toFixed(3)} ms in ${tmpdir()} (the gateway's store); compare runs on these first.`,
 );
 console.log('Targets: gateway/direct calls/s >= 0.70 and added p50 <= 1 ms.');
