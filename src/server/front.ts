@@ -53,14 +53,16 @@ export class FrontRoutes {
     for (const r of this.routes) {
       if (!url.startsWith(r.prefix)) continue;
       const started = performance.now();
-      if (!r.handle(req, res)) return false;
-      res.once('finish', () =>
+      // Listening first: a handler may answer before it returns (a 405).
+      const observe = () =>
         this.metrics.http.observe(
           { method: req.method ?? '', route: r.route, status: res.statusCode },
           (performance.now() - started) / 1000,
-        ),
-      );
-      return true;
+        );
+      res.once('finish', observe);
+      if (r.handle(req, res)) return true;
+      res.off('finish', observe);
+      return false;
     }
     return false;
   }

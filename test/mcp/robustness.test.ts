@@ -205,19 +205,24 @@ describe('MCP gateway: bad input, bad credentials, failing upstreams', () => {
     expect(textOf(ok)).toContain('after a hang-up');
   });
 
-  it('counts MCP requests in the request metrics under their route', async () => {
+  it('counts MCP requests in the request metrics under their route, answered at once or later', async () => {
     await client.callTool({ name: 'echo', arguments: { text: 'counted' } });
+    await fetch(new URL('/mcp/fixture', t.url), { method: 'PATCH' });
     const metrics = await (await fetch(new URL('/metrics', t.url))).text();
-    const line = metrics
-      .split('\n')
-      .find(
-        (l) =>
-          l.startsWith('countersign_http_request_duration_seconds_count{') &&
-          l.includes('route="/mcp/:name"') &&
-          l.includes('method="POST"') &&
-          l.includes('status="200"'),
-      );
-    expect(Number(line?.split(' ').at(-1))).toBeGreaterThan(0);
+    const count = (method: string, status: number) => {
+      const line = metrics
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('countersign_http_request_duration_seconds_count{') &&
+            l.includes('route="/mcp/:name"') &&
+            l.includes(`method="${method}"`) &&
+            l.includes(`status="${status}"`),
+        );
+      return Number(line?.split(' ').at(-1));
+    };
+    expect(count('POST', 200)).toBeGreaterThan(0);
+    expect(count('PATCH', 405)).toBe(1);
   });
 
   it('answers an unknown upstream name with a JSON-RPC error', async () => {
