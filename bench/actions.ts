@@ -1,11 +1,9 @@
 // npm run bench:actions — POST /v1/actions for an allowed action, stored, under concurrent load,
 // next to a bare route of the same framework measured in the same run. The gateway runs the
 // compiled build in its own process; the load generator (autocannon) runs in this one.
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { machine, percentile, printTable, startServer } from './lib.js';
+import { diskSync, machine, printTable, startServer } from './lib.js';
 
 const duration = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -48,28 +46,11 @@ async function measure(script: string, ...args: string[]) {
   }
 }
 
-/** What one durable write costs on this disk: the floor under `fsync` durability. */
-function diskSync(samples = 200) {
-  const file = join(mkdtempSync(join(tmpdir(), 'cs-disk-')), 'probe');
-  const fd = openSync(file, 'w');
-  const times: number[] = [];
-  const block = Buffer.alloc(4096, 1);
-  for (let i = 0; i < samples; i++) {
-    const t0 = performance.now();
-    writeSync(fd, block);
-    fdatasyncSync(fd);
-    times.push(performance.now() - t0);
-  }
-  closeSync(fd);
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p99: percentile(times, 99) };
-}
-
 console.log(
   `POST /v1/actions, allowed action; ${connections} connections, ${duration}s each after an equal warm-up`,
 );
 console.log(`machine: ${machine()}; date: ${new Date().toISOString().slice(0, 10)}`);
-const disk = diskSync();
+const disk = diskSync(tmpdir());
 console.log(`disk: 4 KiB write + fdatasync p50 ${disk.p50.toFixed(2)} ms, p99 ${disk.p99.toFixed(2)} ms\n`);
 const bare = await measure('servers/bare.ts');
 const durable = await measure('servers/gateway.ts', 'fsync');

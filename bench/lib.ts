@@ -3,7 +3,7 @@ import { hash } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 export interface Server {
   url: string;
@@ -57,11 +57,35 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /**
+ * What one durable write costs on the disk under `dir`: a 4 KiB append and its `fdatasync`,
+ * timed together, the floor under `fsync` durability.
+ */
+export function diskSync(dir: string, samples = 200): { p50: number; p99: number } {
+  const probeDir = mkdtempSync(join(dir, 'cs-disk-'));
+  const fd = openSync(join(probeDir, 'probe'), 'w');
+  const times: number[] = [];
+  const block = Buffer.alloc(4096, 1);
+  try {
+    for (let i = 0; i < samples; i++) {
+      const t0 = performance.now();
+      writeSync(fd, block);
+      fdatasyncSync(fd);
+      times.push(performance.now() - t0);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(probeDir, { recursive: true, force: true });
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+
+/**
  * Two readings of the host itself, so runs on different days can be told apart from changes in
  * the code: the time of a fixed CPU-bound loop (JSON and SHA-256, the gateway's kind of work;
- * median of five), and the p50 of `fdatasync` after a 4 KiB write in `dir` (the store's disk).
+ * median of five), and `diskSync` in `dir` (the store's disk).
  */
-export function hostReadings(dir: string): { cpuLoopMs: number; fdatasyncP50Ms: number } {
+export function hostReadings(dir: string): { cpuLoopMs: number; diskSyncP50Ms: number } {
   const loops: number[] = [];
   for (let round = 0; round < 5; round++) {
     const start = performance.now();
@@ -71,25 +95,6 @@ export function hostReadings(dir: string): { cpuLoopMs: number; fdatasyncP50Ms: 
     if (n === 0) throw new Error('unreachable');
     loops.push(performance.now() - start);
   }
-  const file = join(mkdtempSync(join(dir, 'cs-bench-host-')), 'probe');
-  const fd = openSync(file, 'w');
-  const page = Buffer.alloc(4096, 1);
-  const syncs: number[] = [];
-  try {
-    for (let i = 0; i < 200; i++) {
-      writeSync(fd, page, 0, page.length, (i % 64) * 4096);
-      const start = performance.now();
-      fdatasyncSync(fd);
-      syncs.push(performance.now() - start);
-    }
-  } finally {
-    closeSync(fd);
-    rmSync(dirname(file), { recursive: true, force: true });
-  }
-  const median = (a: number[]) =>
-    percentile(
-      [...a].sort((x, y) => x - y),
-      50,
-    );
-  return { cpuLoopMs: median(loops), fdatasyncP50Ms: median(syncs) };
+  loops.sort((a, b) => a - b);
+  return { cpuLoopMs: percentile(loops, 50), diskSyncP50Ms: diskSync(dir).p50 };
 }

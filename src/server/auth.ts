@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CountersignError } from '../core/errors.js';
 import type { Actor, Reviewer } from '../core/identity.js';
-import type { Authenticator, Caller } from '../service/auth.js';
+import { type Authenticator, bearerToken, type Caller } from '../service/auth.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -9,17 +9,10 @@ declare module 'fastify' {
   }
 }
 
-function bearer(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (!header) return undefined;
-  const [scheme, token] = header.split(' ', 2);
-  return scheme?.toLowerCase() === 'bearer' ? token?.trim() : undefined;
-}
-
 /** onRequest hooks: authentication runs before the body is even parsed. */
 export function authHooks(authenticator: Authenticator) {
   const load = async (request: FastifyRequest) => {
-    const token = bearer(request);
+    const token = bearerToken(request.headers.authorization);
     const cookie = request.headers.cookie;
     // A bearer token wins; a reviewer session cookie is the browser's way in (with CSRF checks).
     request.caller =

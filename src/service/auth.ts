@@ -18,6 +18,13 @@ export type Caller =
 
 const unauthenticated = (why: string) => new CountersignError('CS_ERR_UNAUTHENTICATED', why);
 
+/** The token of an `Authorization: Bearer <token>` header, as every HTTP edge reads it. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const [scheme, token] = header.split(' ', 2);
+  return scheme?.toLowerCase() === 'bearer' ? token?.trim() : undefined;
+}
+
 /** Optional identity sources beyond the stored credentials: workload JWTs and reviewer sessions. */
 export interface IdentitySources {
   jwt?: WorkloadJwtVerifier;

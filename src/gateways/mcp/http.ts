@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { isInitializeRequest, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { CountersignError, isCountersignError } from '../../core/errors.js';
-import type { Authenticator, Caller } from '../../service/auth.js';
+import { type Authenticator, bearerToken, type Caller } from '../../service/auth.js';
 import { BodyAborted, readJsonBody } from './http-body.js';
 import {
   checkHeaders,
@@ -54,13 +54,6 @@ function rpcError(res: ServerResponse, e: ExchangeError, headers: Record<string,
   res
     .writeHead(e.status, { 'content-type': 'application/json; charset=utf-8', ...headers })
     .end(JSON.stringify(rpcErrorBody(e.code, e.message)));
-}
-
-function bearer(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  if (!header) return undefined;
-  const [scheme, token] = header.split(' ', 2);
-  return scheme?.toLowerCase() === 'bearer' ? token?.trim() : undefined;
 }
 
 /** `/mcp/NAME` or `/mcp/NAME?query` → NAME; undefined for any other path under the prefix. */
@@ -119,7 +112,7 @@ export function mcpHttpFront(options: McpHttpOptions) {
   };
 
   const authenticate = async (req: IncomingMessage): Promise<ActorCaller> => {
-    const caller = await options.authenticator.authenticate(bearer(req));
+    const caller = await options.authenticator.authenticate(bearerToken(req.headers.authorization));
     if (caller.kind !== 'actor')
       throw new CountersignError(
         'CS_ERR_FORBIDDEN',
