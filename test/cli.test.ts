@@ -21,7 +21,10 @@ afterAll(async () => {
   await t.close();
 });
 
-describe('countersign CLI', () => {
+// Each case spawns the CLI from source several times: on a slow 2-core host under the full suite
+// one spawn took 4 s, and the longest case (8 spawns) ran past the default 30 s. A time limit
+// is only a safety net here; nothing below asserts on how long anything takes.
+describe('countersign CLI', { timeout: 120_000 }, () => {
   it('has --help on every command', () => {
     const walk = (c: Command): Command[] => [c, ...c.commands.flatMap(walk)];
     const all = walk(buildProgram());
