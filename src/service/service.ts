@@ -1,6 +1,7 @@
 import picomatch from 'picomatch';
 import type { Channel } from '../channels/channel.js';
 import { type Action, actionHash, type Json } from '../core/action.js';
+import type { Cancellation } from '../core/cancel.js';
 import type { Clock } from '../core/clock.js';
 import { CountersignError, isCountersignError } from '../core/errors.js';
 import type { AuditEvent, EventSubject } from '../core/event.js';
@@ -414,7 +415,7 @@ export class Service {
     id: string,
     caller: { actor?: Actor; reviewer?: Reviewer },
     waitMs: number,
-    signal?: AbortSignal,
+    signal?: Cancellation,
   ): Promise<ActionRequest> {
     const deadline = Date.now() + waitMs;
     // A change published while a read is in flight (after its snapshot) must not be lost: it is

@@ -7,6 +7,7 @@ import {
   type ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
+import { asAbortSignal, type Cancellation } from '../../core/cancel.js';
 import type { Upstream } from './upstream.js';
 import { describe, unavailable } from './upstream.js';
 
@@ -15,7 +16,7 @@ import { describe, unavailable } from './upstream.js';
  * gateway uses, so the transport's tools/call lane (see NodeStreamableTransport) can supply it too.
  */
 export interface CallExtra {
-  signal: AbortSignal;
+  signal: Cancellation;
   _meta?: { progressToken?: ProgressToken | undefined } | undefined;
   sendNotification(notification: ServerNotification): Promise<void>;
 }
@@ -56,7 +57,8 @@ export class Forwarder {
     try {
       if (lane) return await lane.request(request.method, params, schema, options);
       return (await client.request({ method: request.method, params } as never, schema as never, {
-        ...options,
+        timeout: this.timeoutMs,
+        signal: asAbortSignal(extra.signal),
         ...(relay ? { onprogress: (p) => void relay(p.progress, p.message ?? '').catch(() => {}) } : {}),
       })) as z.infer<S>;
     } catch (error) {

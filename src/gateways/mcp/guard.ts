@@ -1,5 +1,6 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { actionHash, type Json } from '../../core/action.js';
+import type { Cancellation } from '../../core/cancel.js';
 import { isCountersignError } from '../../core/errors.js';
 import type { Actor } from '../../core/identity.js';
 import { isDue, mayExecute } from '../../core/lifecycle.js';
@@ -27,7 +28,7 @@ export interface GuardCall {
 export interface CallContext {
   actor: Actor;
   allowedTypes: string[] | null;
-  signal: AbortSignal;
+  signal: Cancellation;
   /** Present when the client sent a progress token. */
   progress?: ((step: number, message: string) => Promise<void>) | undefined;
 }
@@ -73,9 +74,13 @@ export class Guard {
 
   async call<T>(call: GuardCall, ctx: CallContext, runner: Runner<T>): Promise<Outcome<T>> {
     const resource = `${call.upstream}/${call.target}`;
-    const hash = actionHash({ type: call.type, resource, params: call.params });
-    const joined = await this.rejoin(ctx.actor, hash);
-    if (joined) return this.settle(joined.request, ctx, runner, { repeat: joined.repeat, fresh: false });
+    // Only an actor with a remembered request can repeat one; hashing every call would cost a
+    // canonical serialization and a SHA-256 that the service repeats when it submits.
+    if (this.o.recall.holds(ctx.actor.id)) {
+      const hash = actionHash({ type: call.type, resource, params: call.params });
+      const joined = await this.rejoin(ctx.actor, hash);
+      if (joined) return this.settle(joined.request, ctx, runner, { repeat: joined.repeat, fresh: false });
+    }
     let request: ActionRequest;
     try {
       request = await this.o.service.submit(

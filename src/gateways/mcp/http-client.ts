@@ -3,7 +3,8 @@ import { STATUS_CODES } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
-import { type Dispatcher, Pool } from 'undici';
+import { Pool } from 'undici';
+import { type Answer, exchange } from './http-answer.js';
 import { isMessage, isRequest, isResponse } from './jsonrpc.js';
 import { hideable, redact, withParts } from './secrets.js';
 import { SseParser, TooLargeError } from './sse.js';
@@ -42,9 +43,6 @@ const defaultMaxBytes = 16 * 1024 * 1024;
 const maxReconnectMs = 30_000;
 /** Tries in a row, without a new event, to fetch a request's answer after its stream ended early. */
 const maxResumes = 3;
-
-/** An upstream answer: status, headers and the body as a stream. */
-type Answer = Dispatcher.ResponseData;
 
 /**
  * Aborts one request, or the reading of its answer. undici takes any emitter of 'abort' as a
@@ -151,9 +149,7 @@ export class HttpClientTransport implements Transport {
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
     if (this.closed) throw new Error('the connection to the MCP upstream is closed');
     const body = JSON.stringify(message);
-    const headers = this.requestHeaders();
-    headers['content-type'] = 'application/json';
-    headers.accept = 'application/json, text/event-stream';
+    const headers = this.postHeaders();
     const id = isRequest(message) ? message.id : undefined;
     const hadSession = this.session !== undefined;
     const flight = this.open('POST', headers, body);
@@ -206,6 +202,24 @@ export class HttpClientTransport implements Transport {
     await this.pool.destroy().catch(() => {});
   }
 
+  /** A POST's headers, built again only when the session or protocol version changes. */
+  private postHeaders(): Record<string, string> {
+    const { session, protocolVersion } = this;
+    const cached = this.posting;
+    if (cached && cached.session === session && cached.protocolVersion === protocolVersion)
+      return cached.headers;
+    const headers = this.requestHeaders();
+    headers['content-type'] = 'application/json';
+    headers.accept = 'application/json, text/event-stream';
+    // Frozen: the same object goes with every POST, so nothing may change it on the way.
+    this.posting = { session, protocolVersion, headers: Object.freeze(headers) };
+    return headers;
+  }
+
+  private posting:
+    | { session: string | undefined; protocolVersion: string | undefined; headers: Record<string, string> }
+    | undefined;
+
   /** Headers common to every request: the configured ones, then the session's. */
   private requestHeaders(): Record<string, string> {
     const headers: Record<string, string> = { ...this.headers };
@@ -222,13 +236,12 @@ export class HttpClientTransport implements Transport {
     flight?: InFlight,
   ): InFlight {
     const abort = flight?.abort ?? new DropSignal();
-    const response = this.pool.request({ path: this.path, method, headers, body, signal: abort });
+    const response = exchange(this.pool, { path: this.path, method, headers, body, signal: abort });
     const handle = flight ?? { response, abort, dropped: false };
     handle.response = response;
-    // Errors are read where the answer is awaited or its body read; these keep an abort or a late
-    // error from being unhandled (a dropped request's answer may never be read), which would end
-    // the gateway.
-    handle.response.then((res) => res.body.on('error', ignore), ignore);
+    // Errors are read where the answer is awaited; this keeps an abort from being unhandled (a
+    // dropped request's answer may never be awaited), which would end the gateway.
+    handle.response.catch(ignore);
     this.inflight.add(handle);
     return handle;
   }
@@ -243,23 +256,25 @@ export class HttpClientTransport implements Transport {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      res.body.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > max) {
-          res.body.destroy();
-          reject(tooLarge(max));
-          return;
-        }
-        chunks.push(chunk);
+      res.body.read({
+        data: (chunk) => {
+          size += chunk.length;
+          if (size > max) {
+            res.body.destroy();
+            reject(tooLarge(max));
+            return;
+          }
+          chunks.push(chunk);
+        },
+        end: () =>
+          resolve(
+            chunks.length === 1
+              ? (chunks[0] as Buffer).toString('utf8')
+              : Buffer.concat(chunks).toString('utf8'),
+          ),
+        // Whatever cut the body short, the caller is told that it was cut.
+        fail: () => reject(cut()),
       });
-      res.body.once('end', () =>
-        resolve(
-          chunks.length === 1
-            ? (chunks[0] as Buffer).toString('utf8')
-            : Buffer.concat(chunks).toString('utf8'),
-        ),
-      );
-      onCut(res, reject);
     });
   }
 
@@ -362,20 +377,22 @@ export class HttpClientTransport implements Transport {
     // Chunks may split a character; the decoder holds its first bytes until the rest arrive.
     const utf8 = new StringDecoder('utf8');
     return new Promise<void>((resolve, reject) => {
-      res.body.on('data', (chunk: Buffer) => {
-        try {
-          parser.push(utf8.write(chunk));
-        } catch (error) {
-          res.body.destroy();
-          reject(error);
-        }
-        if (out.length === 0) return;
-        const messages = out.splice(0);
-        if (seen) for (const m of messages) seen(m);
-        inbox.take(messages);
+      res.body.read({
+        data: (chunk) => {
+          try {
+            parser.push(utf8.write(chunk));
+          } catch (error) {
+            res.body.destroy();
+            reject(error);
+          }
+          if (out.length === 0) return;
+          const messages = out.splice(0);
+          if (seen) for (const m of messages) seen(m);
+          inbox.take(messages);
+        },
+        end: resolve,
+        fail: () => reject(cut()),
       });
-      res.body.once('end', resolve);
-      onCut(res, reject);
     }).then(
       () => inbox.idle().then(() => parser),
       (error: unknown) =>
@@ -520,22 +537,7 @@ function ignore(): void {}
 
 /** Reads and drops a body nobody needs, so its connection goes back to the pool. */
 function discard(res: Answer): void {
-  res.body.dump().catch(ignore);
-}
-
-/**
- * Rejects with `cut()` when a body ends before it is complete: the connection failed or closed
- * under it. Whatever the stream's own error says, this is what the caller is told.
- */
-function onCut(res: Answer, reject: (error: Error) => void): void {
-  let ended = false;
-  res.body.once('end', () => {
-    ended = true;
-  });
-  res.body.once('error', () => reject(cut()));
-  res.body.once('close', () => {
-    if (!ended) reject(cut());
-  });
+  void res.body.dump();
 }
 
 function isInitialized(message: JSONRPCMessage): boolean {

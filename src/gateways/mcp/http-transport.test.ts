@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import type { Cancellation } from '../../core/cancel.js';
 import { isPlainRequest, type Lane, NodeStreamableTransport } from './http-transport.js';
 
 /** Absent most of the time; `undefined` keys are dropped below, as JSON would. */
@@ -113,7 +114,7 @@ describe('NodeStreamableTransport: the tools/call lane', () => {
   });
 
   it('serves what the lane takes, leaves the rest to the server, and aborts a lane call the client cancels', async () => {
-    const signals = new Map<number, AbortSignal>();
+    const signals = new Map<number, Cancellation>();
     const lane: Lane = (method, params, extra) => {
       const name = (params as { name?: unknown }).name;
       if (method !== 'tools/call' || typeof name !== 'string') return undefined;
@@ -151,7 +152,7 @@ describe('NodeStreamableTransport: the tools/call lane', () => {
   });
 
   it('answers a lane failure as the SDK does, and stops held lane calls when the session closes', async () => {
-    let held: AbortSignal | undefined;
+    let held: Cancellation | undefined;
     const transport = new NodeStreamableTransport('s', (_method, params, extra) => {
       if ((params as { name: string }).name === 'held') {
         held = extra.signal;

@@ -7,6 +7,7 @@ import {
   type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
+import { CallCancel } from '../../core/cancel.js';
 import type { CallExtra } from './forward.js';
 import { isObject, isProgressToken, isRequest, isResponse } from './jsonrpc.js';
 
@@ -195,7 +196,7 @@ export class NodeStreamableTransport implements Transport {
 
   private readonly exchanges = new Map<RequestId, Exchange>();
   /** Requests the lane is serving, by id, so a cancellation can reach them. */
-  private readonly laneCalls = new Map<RequestId, AbortController>();
+  private readonly laneCalls = new Map<RequestId, CallCancel>();
   private standalone: ServerResponse | null = null;
   private closed = false;
 
@@ -243,10 +244,10 @@ export class NodeStreamableTransport implements Transport {
       return call !== undefined;
     }
     const id = message.id;
-    const abort = new AbortController();
+    const abort = new CallCancel();
     const params = (message as { params?: unknown }).params;
     const handled = this.lane(message.method, params, {
-      signal: abort.signal,
+      signal: abort,
       _meta: (params as { _meta?: CallExtra['_meta'] } | undefined)?._meta,
       sendNotification: (notification) =>
         this.send({ jsonrpc: '2.0', ...notification } as JSONRPCMessage, { relatedRequestId: id }),
@@ -260,7 +261,7 @@ export class NodeStreamableTransport implements Transport {
       )
       .then((answer) => {
         this.laneCalls.delete(id);
-        if (!abort.signal.aborted) void this.send(answer as JSONRPCMessage);
+        if (!abort.aborted) void this.send(answer as JSONRPCMessage);
       });
     return true;
   }

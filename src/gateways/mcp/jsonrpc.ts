@@ -25,3 +25,22 @@ export function isRequest(
 export function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: RequestId } {
   return 'id' in message && ('result' in message || 'error' in message);
 }
+
+const resultKeys = new Set(['content', 'isError']);
+
+/**
+ * A structural check that accepts a subset of what the SDK's CallToolResultSchema accepts, and
+ * only values the schema's parse returns unchanged: text content and an `isError` flag, what most
+ * tool calls return. Anything else goes to the schema; `jsonrpc.test.ts` holds this to it with
+ * fast-check.
+ */
+export function isPlainToolResult(v: unknown): boolean {
+  if (!isObject(v) || !Array.isArray(v.content)) return false;
+  for (const key in v) if (!resultKeys.has(key)) return false;
+  if (v.isError !== undefined && typeof v.isError !== 'boolean') return false;
+  for (const item of v.content) {
+    if (!isObject(item) || item.type !== 'text' || typeof item.text !== 'string') return false;
+    for (const key in item) if (key !== 'type' && key !== 'text') return false;
+  }
+  return true;
+}

@@ -53,6 +53,19 @@ describe('UpstreamLane', () => {
     expect(t.client.messages).toEqual([]);
   });
 
+  it('returns a plain text result as it came, and parses anything richer', async () => {
+    const plain = { content: [{ type: 'text', text: 'hi' }], isError: false };
+    const rich = { content: [{ type: 'text', text: 'hi', unknown: 1 }] };
+    const t = await setup((m, reply) =>
+      reply({ id: m.id, result: (m.params as { name: string }).name === 'plain' ? plain : rich }),
+    );
+    const a = await t.lane.request('tools/call', { name: 'plain' }, CallToolResultSchema, options());
+    expect(a).toEqual(plain);
+    // The schema strips what a text item may not carry: the parse ran.
+    const b = await t.lane.request('tools/call', { name: 'rich' }, CallToolResultSchema, options());
+    expect(b).toEqual({ content: [{ type: 'text', text: 'hi' }] });
+  });
+
   it('leaves every message that answers none of its requests to the Client', async () => {
     const t = await setup();
     const pending = t.lane.request('tools/call', call, CallToolResultSchema, options());

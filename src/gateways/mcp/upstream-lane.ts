@@ -1,7 +1,13 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, type JSONRPCMessage, McpError } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolResultSchema,
+  ErrorCode,
+  type JSONRPCMessage,
+  McpError,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
-import { isObject } from './jsonrpc.js';
+import type { Cancellation } from '../../core/cancel.js';
+import { isObject, isPlainToolResult } from './jsonrpc.js';
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -46,7 +52,7 @@ export class UpstreamLane {
     method: string,
     params: Record<string, unknown>,
     schema: S,
-    options: { timeout: number; signal: AbortSignal },
+    options: { timeout: number; signal: Cancellation },
   ): Promise<z.infer<S>> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new McpError(ErrorCode.ConnectionClosed, 'Connection closed'));
@@ -97,6 +103,11 @@ export class UpstreamLane {
     // it would on the Client's own path.
     if (isObject(result)) {
       this.settle(id, p);
+      // What the schema's parse would return unchanged needs no parse (see isPlainToolResult).
+      if (p.schema === CallToolResultSchema && isPlainToolResult(result)) {
+        p.resolve(result);
+        return true;
+      }
       const parsed = p.schema.safeParse(result);
       if (parsed.success) p.resolve(parsed.data);
       else p.reject(parsed.error);
