@@ -114,6 +114,26 @@ describe('exchange: one request on an undici pool with our own handler', () => {
     expect(sockets).toHaveLength(2);
   });
 
+  it('stops handing over held chunks once the reader destroys the body', async () => {
+    const p = await serve((_req, res) => {
+      res.write('a'.repeat(70_000));
+      setTimeout(() => res.end('b'), 20);
+    });
+    const answer = await post(p);
+    // Both chunks and the end are held by the time the reader starts.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const heard: string[] = [];
+    answer.body.read({
+      data: () => {
+        heard.push('data');
+        answer.body.destroy();
+      },
+      end: () => heard.push('end'),
+      fail: () => heard.push('fail'),
+    });
+    expect(heard).toEqual(['data']);
+  });
+
   it('refuses a second reader of the same body', async () => {
     const p = await serve((_req, res) => res.end('once'));
     const answer = await post(p);

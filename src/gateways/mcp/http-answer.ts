@@ -38,6 +38,8 @@ export class AnswerBody {
   private held: Buffer[] = [];
   private state: 'open' | 'ended' | 'failed' = 'open';
   private error: Error | undefined;
+  /** Destroyed by its reader: nothing more reaches the sink. */
+  private detached = false;
 
   constructor(private readonly stop: (error: Error) => void) {}
 
@@ -45,19 +47,30 @@ export class AnswerBody {
   read(sink: BodySink): void {
     if (this.sink) throw new Error('an answer body can be read once');
     this.sink = sink;
+    if (this.detached) {
+      sink.fail(new errors.RequestAbortedError());
+      return;
+    }
     const held = this.held;
     this.held = [];
-    for (const chunk of held) sink.data(chunk);
+    // The reader may destroy the body while it takes what was held: it then hears nothing more.
+    for (const chunk of held) if (!this.detached) sink.data(chunk);
+    if (this.detached) return;
     if (this.state === 'ended') sink.end();
     else if (this.state === 'failed') sink.fail(this.error as Error);
   }
 
-  /** Stops the answer: its connection is closed, and the reader hears nothing more. */
+  /**
+   * Stops the answer: its connection is closed unless it already ended, and the reader hears
+   * nothing more.
+   */
   destroy(): void {
+    if (this.detached) return;
+    this.detached = true;
+    this.held = [];
     if (this.state !== 'open') return;
     this.state = 'failed';
     this.error = new errors.RequestAbortedError();
-    this.sink = { data() {}, end() {}, fail() {} };
     this.stop(this.error);
   }
 
@@ -81,7 +94,7 @@ export class AnswerBody {
 
   /** From the handler. */
   push(chunk: Buffer): void {
-    if (this.state !== 'open') return;
+    if (this.state !== 'open' || this.detached) return;
     if (this.sink) this.sink.data(chunk);
     else this.held.push(chunk);
   }
@@ -89,14 +102,14 @@ export class AnswerBody {
   end(): void {
     if (this.state !== 'open') return;
     this.state = 'ended';
-    this.sink?.end();
+    if (!this.detached) this.sink?.end();
   }
 
   fail(error: Error): void {
     if (this.state !== 'open') return;
     this.state = 'failed';
     this.error = error;
-    this.sink?.fail(error);
+    if (!this.detached) this.sink?.fail(error);
   }
 }
 
