@@ -1,17 +1,9 @@
-import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CallCancel } from '../../core/cancel.js';
 import { type Answer, exchange } from './http-answer.js';
-
-class Signal extends EventEmitter {
-  aborted = false;
-  abort(): void {
-    this.aborted = true;
-    this.emit('abort');
-  }
-}
 
 let server: Server | undefined;
 let pool: Pool | undefined;
@@ -30,7 +22,7 @@ async function serve(handler: Parameters<typeof createServer>[1], connections?: 
   return pool;
 }
 
-const post = (p: Pool, signal = new Signal()) =>
+const post = (p: Pool, signal = new CallCancel()) =>
   exchange(p, {
     path: '/',
     method: 'POST',
@@ -75,10 +67,10 @@ describe('exchange: one request on an undici pool with our own handler', () => {
       res.writeHead(200);
       res.write('started');
     });
-    const early = new Signal();
+    const early = new CallCancel();
     early.abort();
     await expect(post(p, early)).rejects.toThrow(/aborted/i);
-    const signal = new Signal();
+    const signal = new CallCancel();
     const answer = await post(p, signal);
     const reading = text(answer);
     signal.abort();
@@ -105,7 +97,7 @@ describe('exchange: one request on an undici pool with our own handler', () => {
     await (await post(p)).body.dump();
     await (await post(p)).body.dump();
     expect(sockets).toHaveLength(1);
-    const big = await exchange(p, { path: '/big', method: 'GET', headers: {}, signal: new Signal() });
+    const big = await exchange(p, { path: '/big', method: 'GET', headers: {}, signal: new CallCancel() });
     // Not events.once: the server's socket may report the reset as an error before it closes.
     const closed = new Promise((resolve) => sockets[0]?.once('close', resolve));
     await big.body.dump();

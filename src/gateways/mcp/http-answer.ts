@@ -1,5 +1,5 @@
-import type { EventEmitter } from 'node:events';
 import { type Dispatcher, errors } from 'undici';
+import type { Cancellation } from '../../core/cancel.js';
 
 /** The response headers the transport reads; a header sent twice is kept as a list. */
 export interface AnswerHeaders {
@@ -92,9 +92,12 @@ export class AnswerBody {
     });
   }
 
-  /** From the handler. */
+  /**
+   * From the handler: a chunk, then the end or a failure. A destroyed body is no longer open, so
+   * none of them reaches its reader.
+   */
   push(chunk: Buffer): void {
-    if (this.state !== 'open' || this.detached) return;
+    if (this.state !== 'open') return;
     if (this.sink) this.sink.data(chunk);
     else this.held.push(chunk);
   }
@@ -102,14 +105,14 @@ export class AnswerBody {
   end(): void {
     if (this.state !== 'open') return;
     this.state = 'ended';
-    if (!this.detached) this.sink?.end();
+    this.sink?.end();
   }
 
   fail(error: Error): void {
     if (this.state !== 'open') return;
     this.state = 'failed';
     this.error = error;
-    if (!this.detached) this.sink?.fail(error);
+    this.sink?.fail(error);
   }
 }
 
@@ -118,8 +121,8 @@ export interface Exchange {
   method: 'GET' | 'POST' | 'DELETE';
   headers: Record<string, string>;
   body?: string | undefined;
-  /** Emits 'abort' to stop the request or the reading of its answer. */
-  signal: EventEmitter & { aborted: boolean };
+  /** Stops the request, or the reading of its answer. */
+  signal: Cancellation;
 }
 
 /**
@@ -139,8 +142,8 @@ export function exchange(dispatcher: Dispatcher, x: Exchange): Promise<Answer> {
       reason ??= new errors.RequestAbortedError();
       abort?.(reason);
     };
-    x.signal.once('abort', onAbort);
-    const settled = () => x.signal.off('abort', onAbort);
+    x.signal.addEventListener('abort', onAbort);
+    const settled = () => x.signal.removeEventListener('abort', onAbort);
     const handler: Dispatcher.DispatchHandler = {
       onConnect(stop) {
         abort = stop;

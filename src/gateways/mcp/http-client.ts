@@ -1,9 +1,9 @@
-import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { Pool } from 'undici';
+import { CallCancel } from '../../core/cancel.js';
 import { type Answer, exchange } from './http-answer.js';
 import { isMessage, isRequest, isResponse } from './jsonrpc.js';
 import { hideable, redact, withParts } from './secrets.js';
@@ -44,25 +44,11 @@ const maxReconnectMs = 30_000;
 /** Tries in a row, without a new event, to fetch a request's answer after its stream ended early. */
 const maxResumes = 3;
 
-/**
- * Aborts one request, or the reading of its answer. undici takes any emitter of 'abort' as a
- * signal; an AbortController per request cost nearly half again the request's own client CPU
- * (decision 0012).
- */
-class DropSignal extends EventEmitter {
-  aborted = false;
-
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.emit('abort');
-  }
-}
-
 interface InFlight {
   /** The answer to the latest request sent under this handle. */
   response: Promise<Answer>;
-  abort: DropSignal;
+  /** Aborts the request, or the reading of its answer (an AbortController costs more, 0012). */
+  abort: CallCancel;
   /** Set when the request was dropped on purpose (cancelled or closing): its end is not an error. */
   dropped: boolean;
 }
@@ -235,7 +221,7 @@ export class HttpClientTransport implements Transport {
     body?: string,
     flight?: InFlight,
   ): InFlight {
-    const abort = flight?.abort ?? new DropSignal();
+    const abort = flight?.abort ?? new CallCancel();
     const response = exchange(this.pool, { path: this.path, method, headers, body, signal: abort });
     const handle = flight ?? { response, abort, dropped: false };
     handle.response = response;
