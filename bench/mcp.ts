@@ -93,6 +93,13 @@ async function measure(clients: Client[], n: number): Promise<Run> {
   return { rps: (n / elapsed) * 1000, p50: at(0.5), p99: at(0.99) };
 }
 
+/** Flushes per call and their mean duration, for a gateway's row; blank for the others. */
+function flushColumns(t: Target, f: Flushes): string[] {
+  if (!t.gateway) return ['', ''];
+  if (f.count === 0) return ['0', '—'];
+  return [(f.count / calls).toFixed(2), ((f.seconds / f.count) * 1000).toFixed(3)];
+}
+
 const mean = (runs: Run[]): Run => ({
   rps: runs.reduce((a, r) => a + r.rps, 0) / runs.length,
   p50: runs.reduce((a, r) => a + r.p50, 0) / runs.length,
@@ -105,11 +112,48 @@ interface Target {
   token?: string;
   /** The process serving this path: the upstream for direct, the gateway otherwise. */
   pid?: number | undefined;
+  /** A gateway's base URL, whose /metrics counts its WAL flushes. */
+  gateway?: string;
+}
+
+interface Flushes {
+  count: number;
+  seconds: number;
+}
+
+/**
+ * The WAL flushes a gateway has made so far (`countersign_store_flush_seconds`, all threads):
+ * every call waits for one before it is forwarded, so their mean is the disk's share of the
+ * added latency, read from inside the gateway rather than inferred from the tmpfs row.
+ */
+async function flushes(t: Target): Promise<Flushes | undefined> {
+  if (!t.gateway) return undefined;
+  const text = await (await fetch(`${t.gateway}/metrics`)).text();
+  const sum = (name: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}{`))
+      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return {
+    count: sum('countersign_store_flush_seconds_count'),
+    seconds: sum('countersign_store_flush_seconds_sum'),
+  };
 }
 
 const children: ChildProcess[] = [];
 const rows: string[][] = [
-  ['clients', 'path', 'calls/s', 'p50 ms', 'p99 ms', 'ratio', 'added p50 ms', 'server CPU ms/call'],
+  [
+    'clients',
+    'path',
+    'calls/s',
+    'p50 ms',
+    'p99 ms',
+    'ratio',
+    'added p50 ms',
+    'server CPU ms/call',
+    'flushes/call',
+    'flush mean ms',
+  ],
 ];
 const load = loadavg()[0]?.toFixed(1);
 // Before any child starts, so nothing of ours competes with the readings.
@@ -130,7 +174,7 @@ try {
       children,
     );
     const { url, token } = JSON.parse(line) as { url: string; token: string };
-    targets.push({ name, url: `${url}/mcp/bench`, token, pid: children.at(-1)?.pid });
+    targets.push({ name, url: `${url}/mcp/bench`, token, pid: children.at(-1)?.pid, gateway: url });
   }
   // Fresh clients for every round: the SDK client keeps one abort listener per event-stream
   // response it reads (the direct path's upstream answers with event streams), so a long-lived
@@ -151,13 +195,21 @@ try {
     // Interleave rounds so drift (load from other processes, GC) hits every path alike.
     const runs: Run[][] = targets.map(() => []);
     const cpu = targets.map(() => 0);
+    const flushed = targets.map((): Flushes => ({ count: 0, seconds: 0 }));
     for (let round = 0; round < 4; round++) {
       for (const [i, t] of targets.entries()) {
         const cl = await connectAll(c, t);
+        const flushesBefore = await flushes(t);
         const before = cpuMs(t.pid);
         runs[i]?.push(await measure(cl, calls / 4));
         const after = cpuMs(t.pid);
+        const flushesAfter = await flushes(t);
         cpu[i] = before === undefined || after === undefined ? Number.NaN : (cpu[i] ?? 0) + after - before;
+        const f = flushed[i] as Flushes;
+        if (flushesBefore && flushesAfter) {
+          f.count += flushesAfter.count - flushesBefore.count;
+          f.seconds += flushesAfter.seconds - flushesBefore.seconds;
+        }
         await closeAll(cl);
       }
     }
@@ -173,12 +225,15 @@ try {
         (r.rps / direct.rps).toFixed(2),
         i === 0 ? '' : (r.p50 - direct.p50).toFixed(3),
         Number.isNaN(cpu[i]) ? '—' : ((cpu[i] ?? 0) / calls).toFixed(2),
+        ...flushColumns(t, flushed[i] as Flushes),
       ]);
     }
   }
 } finally {
   for (const child of children) child.kill('SIGTERM');
 }
+/** End-of-run readings: the host's disk and speed can move during a run of several minutes. */
+const after = hostReadings(tmpdir());
 const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
 console.log(
   `MCP tools/call, allowed and recorded: ${calls} calls per path per row; ${cpus().length} CPUs, ` +
@@ -191,7 +246,12 @@ console.log(
     '(whose calls also cost the upstream about what direct shows), from /proc in 10 ms ticks.',
 );
 console.log(
-  `host: reference CPU loop ${host.cpuLoopMs.toFixed(1)} ms (lower is faster), 4 KiB write + fdatasync ` +
-    `p50 ${host.diskSyncP50Ms.toFixed(3)} ms in ${tmpdir()} (the gateway's store); compare runs on these first.`,
+  "flushes: the gateway's WAL fdatasyncs during the row (countersign_store_flush_seconds), per call and\n" +
+    'their mean duration; each call waits for one before it is forwarded.',
+);
+console.log(
+  `host: reference CPU loop ${host.cpuLoopMs.toFixed(1)} ms at the start, ${after.cpuLoopMs.toFixed(1)} at the end ` +
+    `(lower is faster); 4 KiB write + fdatasync p50 ${host.diskSyncP50Ms.toFixed(3)} ms at the start, ` +
+    `${after.diskSyncP50Ms.toFixed(3)} at the end, in ${tmpdir()} (the gateway's store); compare runs on these first.`,
 );
 console.log('Targets: gateway/direct calls/s >= 0.70 and added p50 <= 1 ms.');

@@ -361,6 +361,22 @@ describe('operations', () => {
     }
   });
 
+  it('counts in /metrics the WAL flushes that durable writes waited for', async () => {
+    const count = async () => {
+      const text = String((await t.call('GET', '/metrics')).body);
+      expect(text).toContain('countersign_store_flush_failures_total 0');
+      const lines = text.split('\n').filter((l) => l.startsWith('countersign_store_flush_seconds_count{'));
+      return lines.reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+    };
+    const before = await count();
+    for (let i = 0; i < 3; i++)
+      expect((await submit({ type: 's3.read', resource: 'prod/bucket', justification: 'list' })).status).toBe(
+        201,
+      );
+    // Each submit waits for a flush of its own: it is answered only once stored.
+    expect((await count()) - before).toBeGreaterThanOrEqual(3);
+  });
+
   it('serves health, readiness, metrics and the OpenAPI document', async () => {
     expect((await t.call('GET', '/healthz')).body.status).toBe('ok');
     expect((await t.call('GET', '/readyz')).body.status).toBe('ready');

@@ -23,6 +23,7 @@ import { Authenticator, type ReviewerDirectory } from '../service/auth.js';
 import { Expirer } from '../service/expirer.js';
 import { InProcessNotifier } from '../service/notifier.js';
 import { Service, type ServiceLogger } from '../service/service.js';
+import type { FlushObservation } from '../store/sqlite/flush.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { within } from '../util/deadline.js';
 import { buildApp } from './app.js';
@@ -85,8 +86,9 @@ export function policyFiles(config: Config): string[] {
   return [file];
 }
 
-export function openStore(config: Config): SqliteStore {
-  return new SqliteStore({ path: config.store.path, durability: config.store.durability });
+/** `onFlush` feeds the gateway's metrics; the CLI's one-off commands leave it out. */
+export function openStore(config: Config, onFlush?: (flush: FlushObservation) => void): SqliteStore {
+  return new SqliteStore({ path: config.store.path, durability: config.store.durability, onFlush });
 }
 
 export interface Gateway {
@@ -121,8 +123,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   // Channel configuration errors surface before anything is opened (issue 6).
   const webhookConfig = resolveWebhooks(config.webhooks);
   const slackConfig = config.slack ? resolveSlack(config.slack, config.server.publicUrl) : null;
-  const store = openStore(config);
   const metrics = createMetrics();
+  const store = openStore(config, metrics.storeFlush);
   const directory = directoryFor(config);
   // Identity (issue 5): workload JWTs, reviewer sessions, OIDC login, chat links.
   const identity = createIdentity(config, store, clock, directory);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type FlushDeps, Flusher } from './flush.js';
+import { type FlushDeps, Flusher, type FlushObservation } from './flush.js';
 
 /** A disk whose flushes take `cost` ms of a fake clock; off-thread flushes wait to be finished. */
 function fakeDisk(cost = 0.1) {
@@ -83,6 +83,52 @@ describe('Flusher', () => {
     expect(disk.here).toBe(0);
     disk.offThread.shift()?.(null);
     for (const p of queued) expect(await settled(p)).toBe('resolved');
+  });
+
+  it('tells the observer of every flush: how long its callers waited, on which thread, whether it failed', async () => {
+    const { disk, deps } = fakeDisk(0.25);
+    const seen: FlushObservation[] = [];
+    const f = new Flusher({ ...deps, observe: (o) => seen.push(o) }, { concurrentMs: 1000 });
+    await f.flush(1);
+    expect(seen).toEqual([{ ms: 0.25, thread: 'event-loop', failed: false }]);
+    // Off the thread the wait runs from the hand-off to the completion, not the disk's own share.
+    const several = f.flush(3);
+    expect(seen).toHaveLength(1);
+    disk.clock += 0.75;
+    disk.offThread.shift()?.(null);
+    await several;
+    const failing = f.flush(2);
+    disk.clock += 2;
+    disk.offThread.shift()?.(new Error('EIO'));
+    await expect(failing).rejects.toThrow('EIO');
+    disk.clock += 1000;
+    disk.failHere = new Error('ENOSPC');
+    await expect(f.flush(1)).rejects.toThrow('ENOSPC');
+    expect(seen.slice(1)).toEqual([
+      { ms: 0.75, thread: 'pool', failed: false },
+      { ms: 2, thread: 'pool', failed: true },
+      { ms: 0.25, thread: 'event-loop', failed: true },
+    ]);
+  });
+
+  it('settles every caller even when the observer throws', async () => {
+    const { disk, deps } = fakeDisk(0.25);
+    const f = new Flusher(
+      {
+        ...deps,
+        observe: () => {
+          throw new Error('metrics broke');
+        },
+      },
+      { concurrentMs: 1000 },
+    );
+    await f.flush(1);
+    const several = f.flush(3);
+    disk.offThread.shift()?.(null);
+    expect(await settled(several)).toBe('resolved');
+    const after = f.flush(1);
+    disk.offThread.shift()?.(null);
+    expect(await settled(after)).toBe('resolved');
   });
 
   it('fails the caller closed when an inline flush fails', async () => {

@@ -6,6 +6,17 @@ export interface FlushDeps {
   syncOffThread(done: (error: Error | null) => void): void;
   /** A monotonic clock in milliseconds. */
   now(): number;
+  /** Told of every flush once it is done, for metrics; what it throws is ignored. */
+  observe?(flush: FlushObservation): void;
+}
+
+/** One completed flush, as an operator's metrics see it. */
+export interface FlushObservation {
+  /** From the start of the flush to its end, as its callers waited for it (ms). */
+  ms: number;
+  /** `event-loop`: fdatasync on the calling thread; `pool`: on libuv's thread pool, hand-off included. */
+  thread: 'event-loop' | 'pool';
+  failed: boolean;
 }
 
 export interface FlushTuning {
@@ -96,7 +107,9 @@ export class Flusher {
       return;
     }
     this.syncing = true;
+    const start = this.deps.now();
     this.deps.syncOffThread((error) => {
+      this.tell({ ms: this.deps.now() - start, thread: 'pool', failed: error !== null });
       this.settle(group, error);
       this.next();
     });
@@ -111,6 +124,7 @@ export class Flusher {
       error = e instanceof Error ? e : new Error(String(e));
     }
     const end = this.deps.now();
+    this.tell({ ms: end - start, thread: 'event-loop', failed: error !== null });
     this.average += weight * (end - start - this.average);
     if (this.average > this.inlineMaxMs) {
       this.offloadUntil = end + this.offloadMs;
@@ -118,6 +132,15 @@ export class Flusher {
       this.average = 0;
     }
     return error;
+  }
+
+  /** Metrics must never decide what a writer hears: a throwing observer would leave callers unsettled. */
+  private tell(flush: FlushObservation): void {
+    try {
+      this.deps.observe?.(flush);
+    } catch {
+      // Ignored, as above.
+    }
   }
 
   private settle(group: Waiter[], error: Error | null): void {

@@ -17,7 +17,7 @@ import type {
 } from '../store.js';
 import { SqliteAuditLog } from './audit.js';
 import { Checkpointer } from './checkpointer.js';
-import { Flusher } from './flush.js';
+import { Flusher, type FlushObservation } from './flush.js';
 import { migrations } from './schema.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -31,6 +31,11 @@ export interface SqliteOptions {
   durability?: 'fsync' | 'os';
   /** Checkpointer tuning; tests shorten it to see several rounds quickly. */
   checkpoint?: { intervalMs?: number; longFrames?: number };
+  /**
+   * Told of every WAL flush in `fsync` mode (the metrics' `countersign_store_flush_seconds`):
+   * a durable write waits for one, so its duration is the disk's share of a request's latency.
+   */
+  onFlush?: (flush: FlushObservation) => void;
 }
 
 /** How often the checkpointer thread moves WAL frames into the database file. */
@@ -81,7 +86,13 @@ export class SqliteStore implements Store {
       this.db.close();
       throw error;
     }
-    this.wal = new WalSync(this.db, options.path, options.durability ?? 'fsync', options.checkpoint);
+    this.wal = new WalSync(
+      this.db,
+      options.path,
+      options.durability ?? 'fsync',
+      options.checkpoint,
+      options.onFlush,
+    );
     // Events found on open were committed by an earlier process: what we read is what survived.
     this.audit.markDurable(this.audit.committed());
     // Checkpoints may only cover what is on stable storage: the tree size committed by a batch
@@ -384,6 +395,7 @@ class WalSync {
     path: string,
     mode: 'fsync' | 'os',
     tuning: SqliteOptions['checkpoint'] = {},
+    observe?: SqliteOptions['onFlush'],
   ) {
     if (path === ':memory:') return;
     db.pragma('synchronous = OFF');
@@ -409,6 +421,7 @@ class WalSync {
         },
         syncOffThread: (done) => (this.fd === undefined ? done(null) : fdatasync(this.fd, done)),
         now: () => performance.now(),
+        observe,
       });
     }
   }
