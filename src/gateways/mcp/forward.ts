@@ -57,8 +57,8 @@ export class Forwarder {
     try {
       if (lane) return await lane.request(request.method, params, schema, options);
       return (await client.request({ method: request.method, params } as never, schema as never, {
-        timeout: this.timeoutMs,
-        signal: asAbortSignal(extra.signal),
+        ...options,
+        signal: asAbortSignal(options.signal),
         ...(relay ? { onprogress: (p) => void relay(p.progress, p.message ?? '').catch(() => {}) } : {}),
       })) as z.infer<S>;
     } catch (error) {
