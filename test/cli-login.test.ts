@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliLogin, saveCredential, savedToken } from '../src/cli/login.js';
 import { testGateway } from './support/identity-gateway.js';
-import { Browser, CLIENT_ID, CLIENT_SECRET, freePort, startIdp } from './support/oidc.js';
+import { Browser, CLIENT_ID, CLIENT_SECRET, freePort, refusedPort, startIdp } from './support/oidc.js';
 import { runCli } from './support/process.js';
 
 type Gw = Awaited<ReturnType<typeof testGateway>>;
@@ -151,7 +151,7 @@ describe('countersign login, when sign-in cannot work', () => {
   it('exits 1 naming the URL and what to do when nothing listens there', { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cs-cred-'));
     try {
-      const closed = `http://127.0.0.1:${await freePort()}`;
+      const closed = `http://127.0.0.1:${await refusedPort()}`;
       const r = await login(closed, join(dir, 'credentials.json'));
       expect(r.code).toBe(1);
       const lines = r.err.trim().split('\n');
@@ -185,7 +185,7 @@ describe('countersign login, when sign-in cannot work', () => {
   });
 
   it('refuses at once when the gateway cannot reach its identity provider', { timeout: 60_000 }, async () => {
-    const dead = await freePort();
+    const dead = await refusedPort();
     const down = await testGateway({
       server: { logLevel: 'silent' },
       identity: { oidc: { issuer: `http://127.0.0.1:${dead}`, clientId: 'x' } },
@@ -205,7 +205,7 @@ describe('countersign login, when sign-in cannot work', () => {
 
 describe('identity provider down', () => {
   it('answers 503 on sign-in and keeps the rest of the gateway running', async () => {
-    const dead = await freePort();
+    const dead = await refusedPort();
     const down = await testGateway({
       server: { logLevel: 'silent', publicUrl: 'http://127.0.0.1:1' },
       identity: { oidc: { issuer: `http://127.0.0.1:${dead}`, clientId: 'x' } },

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import Provider from 'oidc-provider';
 
 /** Claims of a test account at the loopback IdP; the account id is the subject. */
@@ -14,6 +14,29 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s.address() as AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/**
+ * A loopback port where nothing listens, for tests of what happens when a peer is down. A port
+ * from `freePort` will not do: between its release and its use, a server in another test file
+ * can be given the same port by `listen(0)` (CI once saw a gateway answer 400 there). The kernel
+ * hands out ephemeral ports only, never port 1, so no test can take it; the check makes a host
+ * where something does listen there fail here, by name, rather than in the test that uses it.
+ */
+export async function refusedPort(): Promise<number> {
+  const port = 1;
+  const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('error', resolve);
+  });
+  if (error?.code !== 'ECONNREFUSED') {
+    throw new Error(`expected 127.0.0.1:${port} to refuse connections, got ${error?.code ?? 'a connection'}`);
+  }
   return port;
 }
 
