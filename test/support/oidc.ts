@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import Provider from 'oidc-provider';
@@ -8,13 +9,42 @@ export type AccountClaims = Record<string, unknown> & { email: string };
 export const CLIENT_ID = 'countersign-test';
 export const CLIENT_SECRET = 'test-client-secret-not-a-real-one';
 
-/** Reserves a free loopback port (listen on 0, then release it). */
+/**
+ * A free loopback port for a server that must know its own URL before it starts (a gateway whose
+ * public URL is in the IdP's redirect URIs). It is drawn below the kernel's ephemeral range, where
+ * `listen(0)` in another test file never lands: a port freed by `listen(0)` can be handed to
+ * another file's server before it is used, as CI once saw. Only another caller of this function
+ * could take it, picking the same one of thousands of ports at the same moment.
+ */
 export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  const high = ephemeralLow();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = lowestPort + Math.floor(Math.random() * (high - lowestPort));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free loopback port between ${lowestPort} and ${high}`);
+}
+
+/** Above the well-known and most registered service ports. */
+const lowestPort = 10_000;
+
+/** The first port of the kernel's ephemeral range (Linux); IANA's 49152 elsewhere. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > lowestPort + 1000) return low;
+  } catch {
+    // Not Linux.
+  }
+  return 49_152;
+}
+
+function canListen(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 /**
