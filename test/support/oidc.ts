@@ -48,11 +48,10 @@ function canListen(port: number): Promise<boolean> {
 }
 
 /**
- * A loopback port where nothing listens, for tests of what happens when a peer is down. A port
- * from `freePort` will not do: between its release and its use, a server in another test file
- * can be given the same port by `listen(0)` (CI once saw a gateway answer 400 there). The kernel
- * hands out ephemeral ports only, never port 1, so no test can take it; the check makes a host
- * where something does listen there fail here, by name, rather than in the test that uses it.
+ * A loopback port where nothing listens, for tests of what happens when a peer is down: port 1.
+ * Neither `listen(0)` nor `freePort` ever hands it out, so no test's server can appear there (CI
+ * once saw a port freed by `listen(0)` answer 400 where it should have refused). The check makes
+ * a host where something does listen there fail here, by name, not in the test that uses it.
  */
 export async function refusedPort(): Promise<number> {
   const port = 1;
