@@ -9,6 +9,9 @@ export type AccountClaims = Record<string, unknown> & { email: string };
 export const CLIENT_ID = 'countersign-test';
 export const CLIENT_SECRET = 'test-client-secret-not-a-real-one';
 
+/** Above the well-known and most registered service ports. */
+const lowestPort = 10_000;
+
 /**
  * A free loopback port for a server that must know its own URL before it starts (a gateway whose
  * public URL is in the IdP's redirect URIs). It is drawn below the kernel's ephemeral range, where
@@ -24,9 +27,6 @@ export async function freePort(): Promise<number> {
   }
   throw new Error(`no free loopback port between ${lowestPort} and ${high}`);
 }
-
-/** Above the well-known and most registered service ports. */
-const lowestPort = 10_000;
 
 /** The first port of the kernel's ephemeral range (Linux); IANA's 49152 elsewhere. */
 function ephemeralLow(): number {
