@@ -123,8 +123,9 @@ interface Flushes {
 
 /**
  * The WAL flushes a gateway has made so far (`countersign_store_flush_seconds`, all threads):
- * every call waits for one before it is forwarded, so their mean is the disk's share of the
- * added latency, read from inside the gateway rather than inferred from the tmpfs row.
+ * every allowed call is answered only after one, which runs while the call is forwarded (decision
+ * 0014), so their mean bounds the disk's share of the added latency, read from inside the gateway
+ * rather than inferred from the tmpfs row.
  */
 async function flushes(t: Target): Promise<Flushes | undefined> {
   if (!t.gateway) return undefined;
@@ -247,7 +248,7 @@ console.log(
 );
 console.log(
   "flushes: the gateway's WAL fdatasyncs during the row (countersign_store_flush_seconds), per call and\n" +
-    'their mean duration; each call waits for one before it is forwarded.',
+    'their mean duration; each call is forwarded while one runs, and answered after it.',
 );
 console.log(
   `host: reference CPU loop ${host.cpuLoopMs.toFixed(1)} ms at the start, ${after.cpuLoopMs.toFixed(1)} at the end ` +

@@ -35,6 +35,7 @@ describe('mcp configuration', () => {
       holdMs: 50_000,
       denyRepeatWindowMs: 600_000,
       hideDeniedTools: false,
+      recordBeforeForward: false,
       maxMessageBytes: 1_048_576,
       upstreams: { gh: { kind: 'http', headers: { Authorization: 'Bearer tok-123' } } },
     });

@@ -57,6 +57,13 @@ export const McpConfigFile = Type.Object(
     hideDeniedTools: Type.Optional(
       Type.Boolean({ default: false, description: 'Leave tools the policy denies out of tools/list.' }),
     ),
+    recordBeforeForward: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'Forward a call the policy allows only once its record is on disk, instead of while it is being flushed. Either way the agent hears nothing before it is on disk (decision 0014).',
+      }),
+    ),
     maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 16_777_216, default: 1_048_576 })),
     upstreamTimeout: Type.Optional(
       Type.String({ ...Duration, default: '120s', description: 'Longest wait for an upstream answer.' }),
@@ -89,6 +96,7 @@ export interface McpConfig {
   holdMs: number;
   denyRepeatWindowMs: number;
   hideDeniedTools: boolean;
+  recordBeforeForward: boolean;
   maxMessageBytes: number;
   upstreamTimeoutMs: number;
 }
@@ -202,6 +210,7 @@ export function resolveMcpConfig(
     holdMs: ms(raw.hold ?? '50s'),
     denyRepeatWindowMs: ms(raw.denyRepeatWindow ?? '10m'),
     hideDeniedTools: raw.hideDeniedTools ?? false,
+    recordBeforeForward: raw.recordBeforeForward ?? false,
     maxMessageBytes: raw.maxMessageBytes ?? 1_048_576,
     upstreamTimeoutMs: ms(raw.upstreamTimeout ?? '120s'),
   };

@@ -131,6 +131,7 @@ export function configSummary(config: Config): { [key: string]: Json } {
             .map(([name, u]) => ({ name, kind: u.kind }))
             .sort((a, b) => (a.name < b.name ? -1 : 1)),
           hideDeniedTools: r.mcp.hideDeniedTools,
+          recordBeforeForward: r.mcp.recordBeforeForward,
         }
       : null,
   };

@@ -118,6 +118,31 @@ export class Service {
     input: SubmitInput,
     allowedTypes: string[] | null = null,
   ): Promise<ActionRequest> {
+    return (await this.create(actor, input, allowedTypes, false)).request;
+  }
+
+  /**
+   * Submits as `submit` does, for a caller that runs an allowed action itself and tells nobody
+   * anything about it before `durable` settles: the MCP gateway. An allowed request is answered
+   * once committed, so the caller can start the action while the store flushes its record;
+   * `durable` settles with that flush, and rejects with CS_ERR_UNAVAILABLE if it fails. Every
+   * other decision, and an allowed one while the store's disk is not known good, is answered after
+   * its flush, as by `submit`, with `durable` already resolved (decision 0014).
+   */
+  submitToRun(
+    actor: Actor,
+    input: SubmitInput,
+    allowedTypes: string[] | null = null,
+  ): Promise<{ request: ActionRequest; durable: Promise<void> }> {
+    return this.create(actor, input, allowedTypes, true);
+  }
+
+  private async create(
+    actor: Actor,
+    input: SubmitInput,
+    allowedTypes: string[] | null,
+    toRun: boolean,
+  ): Promise<{ request: ActionRequest; durable: Promise<void> }> {
     if (allowedTypes && !picomatch.isMatch(input.type, allowedTypes)) {
       throw new CountersignError(
         'CS_ERR_FORBIDDEN',
@@ -161,10 +186,19 @@ export class Service {
         validUntil: request.validUntil,
       },
     };
-    await this.deps.store.createRequest(request, [event]);
+    let durable = Promise.resolve();
+    const options =
+      toRun && request.status === 'allowed'
+        ? {
+            answerAtCommit: (flushed: Promise<void>) => {
+              durable = flushed;
+            },
+          }
+        : undefined;
+    await this.deps.store.createRequest(request, [event], options);
     this.deps.metrics?.submitted(request.status);
     if (request.status === 'pending') this.tellChannels({ request, reviews: [] }, 'pending');
-    return request;
+    return { request, durable };
   }
 
   private currentPolicy(): Policy {

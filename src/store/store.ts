@@ -63,6 +63,15 @@ export interface WriteOptions {
    * nobody waits on to decide anything: the MCP gateway's record of a result it already returned.
    */
   deferDurability?: boolean;
+  /**
+   * Resolve once committed, while the disk is known good, having first handed this callback the
+   * promise of the flush that covers the write (it rejects with CS_ERR_UNAVAILABLE if the flush
+   * fails). While an earlier flush is still out or the last one failed, the callback is not
+   * called, and the write is answered after its flush like any durable write. Only for a caller
+   * that answers nobody before that promise settles: the MCP gateway, which forwards an allowed
+   * call while its record is flushed (decision 0014).
+   */
+  answerAtCommit?: (flushed: Promise<void>) => void;
 }
 
 /** How a change is made: its durability, and what the caller already holds of the request. */
@@ -95,7 +104,7 @@ export interface Store {
    */
   probeWrite(): Promise<void>;
 
-  createRequest(request: ActionRequest, events: AuditEvent[]): Promise<void>;
+  createRequest(request: ActionRequest, events: AuditEvent[], options?: WriteOptions): Promise<void>;
   getRequest(id: string): Promise<RequestSnapshot | undefined>;
   listRequests(query: RequestQuery): Promise<ActionRequest[]>;
   /**

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { agent, reviewer } from '../../../test/support/fixtures.js';
 import type { Json } from '../../core/action.js';
 import { ManualClock } from '../../core/clock.js';
@@ -79,7 +79,7 @@ interface Run {
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-function setup() {
+function setup(options: { recordBeforeForward?: boolean } = {}) {
   const store = new SqliteStore({ path: ':memory:' });
   const clock = new ManualClock();
   const service = new Service({ store, policy: () => policy, clock, notifier: new InProcessNotifier() });
@@ -89,6 +89,7 @@ function setup() {
     holdMs: 0,
     denyRepeatWindowMs: 10 * 60_000,
     logger: { warn: () => {} },
+    ...options,
   });
   return { store, clock, service, guard };
 }
@@ -194,5 +195,127 @@ describe('Guard', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('Guard: an allowed call and the flush of its record', () => {
+  // The store's timer for flushing deferred writes would add flushes of its own at any moment.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 100 && !done(); i++) await turn();
+    expect(done()).toBe(true);
+  };
+
+  /** A guard on a store whose disk the test holds: each flush waits until the test settles it. */
+  function heldDisk(options: { recordBeforeForward?: boolean } = {}) {
+    const { store, guard } = setup(options);
+    const flushes: Array<(error?: Error) => void> = [];
+    let held = true;
+    (store as unknown as { wal: { sync: () => Promise<void> } }).wal.sync = () =>
+      held
+        ? new Promise<void>((resolve, reject) => {
+            flushes.push((error) => (error ? reject(error) : resolve()));
+          })
+        : Promise.resolve();
+    const settleFlushes = (error?: Error) => {
+      for (const settle of flushes.splice(0)) settle(error);
+    };
+    const close = () => {
+      held = false;
+      return store.close();
+    };
+    const ctx = { actor: agent, allowedTypes: null, signal: new AbortController().signal };
+    const ran: number[] = [];
+    const runner = {
+      run: async (_r: ActionRequest, params: Params) => {
+        ran.push(params.n as number);
+        return 'done';
+      },
+      summarize: () => ({ outcome: 'succeeded' as const, detail: 'ok' }),
+    };
+    const call = (n: number) => {
+      const c = {
+        answered: false,
+        outcome: guard.call(
+          { type: 'mcp.tools.call', upstream: 'up', target: 'ok', params: { n } },
+          ctx,
+          runner,
+        ),
+      };
+      c.outcome.then(
+        () => {
+          c.answered = true;
+        },
+        () => {
+          c.answered = true;
+        },
+      );
+      return c;
+    };
+    return { flushes, settleFlushes, ran, call, close };
+  }
+
+  it('forwards while the record is flushed, answers once it is on disk, withholds the result when the flush fails, then forwards nothing until a flush succeeds', async () => {
+    const { flushes, settleFlushes, ran, call, close } = heldDisk();
+
+    // The disk is good: the call reaches the tool while its record is being flushed, and the
+    // agent hears nothing until that flush is done.
+    const first = call(1);
+    await until(() => ran.length === 1);
+    expect(flushes).toHaveLength(1);
+    await turn();
+    expect(first.answered).toBe(false);
+    settleFlushes();
+    await expect(first.outcome).resolves.toMatchObject({ kind: 'ran', value: 'done' });
+
+    // The flush fails after the call was forwarded: the result is withheld, and the agent is told.
+    const second = call(2);
+    await until(() => ran.length === 2);
+    settleFlushes(new Error('EIO: fdatasync'));
+    await expect(second.outcome).rejects.toThrow(
+      /could not store its record .* may already have taken effect/,
+    );
+
+    // From now on a call waits for its record to be on disk before it is forwarded.
+    const third = call(3);
+    await until(() => flushes.length === 1);
+    await turn();
+    expect(ran).toEqual([1, 2]);
+    settleFlushes(new Error('EIO: fdatasync'));
+    await expect(third.outcome).rejects.toThrow('nothing was run');
+    const fourth = call(4);
+    await until(() => flushes.length === 1);
+    await turn();
+    expect(ran).toEqual([1, 2]);
+    expect(fourth.answered).toBe(false);
+    settleFlushes();
+    await expect(fourth.outcome).resolves.toMatchObject({ kind: 'ran', value: 'done' });
+    expect(ran).toEqual([1, 2, 4]);
+
+    // A flush has succeeded: the disk is good again.
+    const fifth = call(5);
+    await until(() => ran.length === 4);
+    expect(fifth.answered).toBe(false);
+    settleFlushes();
+    await expect(fifth.outcome).resolves.toMatchObject({ kind: 'ran' });
+    await close();
+  });
+
+  it('with recordBeforeForward, forwards an allowed call only once its record is on disk', async () => {
+    const { flushes, settleFlushes, ran, call, close } = heldDisk({ recordBeforeForward: true });
+    const first = call(1);
+    await until(() => flushes.length === 1);
+    await turn();
+    expect(ran).toEqual([]);
+    settleFlushes();
+    await expect(first.outcome).resolves.toMatchObject({ kind: 'ran', value: 'done' });
+    expect(ran).toEqual([1]);
+    await close();
   });
 });

@@ -54,6 +54,11 @@ export interface GuardOptions {
   recall: Recall;
   holdMs: number;
   denyRepeatWindowMs: number;
+  /**
+   * Forward an allowed call only once its record is on disk. Otherwise it is forwarded while the
+   * record is flushed, and nothing goes back before the flush is done (decision 0014).
+   */
+  recordBeforeForward?: boolean;
   logger: GuardLogger;
   /** Between progress notifications while a call is held. */
   progressEveryMs?: number;
@@ -81,23 +86,52 @@ export class Guard {
       const joined = await this.rejoin(ctx.actor, hash);
       if (joined) return this.settle(joined.request, ctx, runner, { repeat: joined.repeat, fresh: false });
     }
-    let request: ActionRequest;
+    let submitted: { request: ActionRequest; durable: Promise<void> };
+    const input = {
+      type: call.type,
+      resource,
+      params: call.params,
+      justification: call.justification ?? `MCP ${call.type.slice(4)} by ${ctx.actor.name}`,
+    };
     try {
-      request = await this.o.service.submit(
-        ctx.actor,
-        {
-          type: call.type,
-          resource,
-          params: call.params,
-          justification: call.justification ?? `MCP ${call.type.slice(4)} by ${ctx.actor.name}`,
-        },
-        ctx.allowedTypes,
-      );
+      submitted = this.o.recordBeforeForward
+        ? {
+            request: await this.o.service.submit(ctx.actor, input, ctx.allowedTypes),
+            durable: Promise.resolve(),
+          }
+        : await this.o.service.submitToRun(ctx.actor, input, ctx.allowedTypes);
     } catch (error) {
       return this.submitFailed(error);
     }
+    const { request, durable } = submitted;
     if (request.status === 'pending') this.o.recall.remember(ctx.actor.id, request.hash, request.id);
-    return this.settle(request, ctx, runner, { repeat: false, fresh: true });
+    return this.afterFlush(
+      request,
+      durable,
+      this.settle(request, ctx, runner, { repeat: false, fresh: true }),
+    );
+  }
+
+  /**
+   * An allowed call is forwarded while its record is being flushed (decision 0014), and nothing
+   * about it, result or error, goes back before that flush is done. If the flush fails, the result
+   * is withheld: the agent learns that the call may have run but was not recorded.
+   */
+  private async afterFlush<T>(
+    request: ActionRequest,
+    durable: Promise<void>,
+    outcome: Promise<Outcome<T>>,
+  ): Promise<Outcome<T>> {
+    const [settled, flushed] = await Promise.allSettled([outcome, durable]);
+    if (flushed.status === 'rejected') {
+      this.o.logger.warn(
+        { err: describe(flushed.reason), request: request.id },
+        'the record of an MCP call could not be flushed after it was forwarded; its result was withheld',
+      );
+      throw new McpError(ErrorCode.InternalError, text.unrecordedText(request));
+    }
+    if (settled.status === 'rejected') throw settled.reason;
+    return settled.value;
   }
 
   /** `countersign_await_decision`: continue a request this actor made earlier. */

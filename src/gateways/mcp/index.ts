@@ -41,6 +41,7 @@ export class McpGateway {
       recall: new Recall(),
       holdMs: deps.config.holdMs,
       denyRepeatWindowMs: deps.config.denyRepeatWindowMs,
+      recordBeforeForward: deps.config.recordBeforeForward,
       logger: deps.logger,
       ...(deps.progressEveryMs ? { progressEveryMs: deps.progressEveryMs } : {}),
     });

@@ -80,6 +80,14 @@ export function notRunnableText(r: ActionRequest): string {
   );
 }
 
+export function unrecordedText(r: ActionRequest): string {
+  return (
+    `Countersign could not store its record of ${what(r)} (request ${r.id}), so its result is withheld. ` +
+    'The call may already have taken effect: check before trying again, and tell the user that ' +
+    'Countersign is failing to record calls.'
+  );
+}
+
 export function refusedByGatewayText(why: string): string {
   return `Refused by Countersign: ${sentence(why)} Nothing was run. Do not retry this call.`;
 }

@@ -70,6 +70,38 @@ describe('Flusher', () => {
     expect(disk.offThread).toHaveLength(0);
   });
 
+  it('lets a caller that acts during its flush send first: an inline flush starts two turns of the event loop later', async () => {
+    const { disk, deps } = fakeDisk(0.2);
+    const f = new Flusher(deps);
+    const flushed = f.flush(1, true);
+    expect(disk.here).toBe(0);
+    // What the caller sends one turn after asking (undici's write on a reused connection).
+    let flushesBeforeSend = -1;
+    setImmediate(() => {
+      flushesBeforeSend = disk.here;
+    });
+    await flushed;
+    expect(flushesBeforeSend).toBe(0);
+    expect(disk.here).toBe(1);
+    expect(disk.offThread).toHaveLength(0);
+    // A caller that arrives while such a flush waits to start gets the next one.
+    const both = [f.flush(1, true), f.flush(1)];
+    await Promise.all(both);
+    expect(disk.here).toBe(3);
+  });
+
+  it('starts an off-thread flush for a caller that acts during it at once', async () => {
+    const { disk, deps } = fakeDisk(0.2);
+    const f = new Flusher(deps, { concurrentMs: 1000 });
+    const several = f.flush(3);
+    disk.offThread.shift()?.(null);
+    await several;
+    const flushed = f.flush(1, true);
+    expect(disk.offThread).toHaveLength(1);
+    disk.offThread.shift()?.(null);
+    expect(await settled(flushed)).toBe('resolved');
+  });
+
   it('treats callers queued behind an off-thread flush as concurrent, whatever their own batch size', async () => {
     const { disk, deps } = fakeDisk(0.2);
     const f = new Flusher(deps, { concurrentMs: 1000 });
@@ -221,13 +253,17 @@ describe('Flusher', () => {
 
   it('settles every caller, each only after a flush that began after its call (any interleaving)', async () => {
     type Step =
-      | { op: 'flush'; writes: number }
+      | { op: 'flush'; writes: number; overlapped: boolean }
       | { op: 'finish'; fail: boolean }
       | { op: 'tick'; ms: number }
       | { op: 'cost'; ms: number };
     const step: fc.Arbitrary<Step> = fc.oneof(
       {
-        arbitrary: fc.record({ op: fc.constant('flush' as const), writes: fc.constantFrom(0, 1, 1, 3) }),
+        arbitrary: fc.record({
+          op: fc.constant('flush' as const),
+          writes: fc.constantFrom(0, 1, 1, 3),
+          overlapped: fc.boolean(),
+        }),
         weight: 4,
       },
       { arbitrary: fc.record({ op: fc.constant('finish' as const), fail: fc.boolean() }), weight: 3 },
@@ -264,18 +300,18 @@ describe('Flusher', () => {
         };
         const f = new Flusher(deps, { inlineMaxMs: 1, offloadMs: 300, concurrentMs: 100 });
         const calls: Array<{ at: number; state: 'pending' | 'settled'; early: boolean }> = [];
-        const call = (writes: number) => {
+        const call = (writes: number, overlapped: boolean) => {
           const c = { at: seq++, state: 'pending' as 'pending' | 'settled', early: false };
           calls.push(c);
           const check = () => {
             c.state = 'settled';
             c.early = !flushes.some((x) => x.done && x.began > c.at);
           };
-          f.flush(writes).then(check, check);
+          f.flush(writes, overlapped).then(check, check);
         };
         const drainMicrotasks = () => new Promise((r) => setImmediate(r));
         for (const s of steps) {
-          if (s.op === 'flush') call(s.writes);
+          if (s.op === 'flush') call(s.writes, s.overlapped);
           else if (s.op === 'finish') {
             failNext = s.fail;
             pool.shift()?.();
@@ -283,8 +319,9 @@ describe('Flusher', () => {
           else clock.cost = s.ms;
           await drainMicrotasks();
         }
-        // Finish whatever is left on the thread pool; then nobody may still be waiting.
-        for (let i = 0; i < 1000 && pool.length > 0; i++) {
+        // Finish whatever is left on the thread pool or waits to start inline; then nobody may
+        // still be waiting.
+        for (let i = 0; i < 1000 && (pool.length > 0 || calls.some((c) => c.state === 'pending')); i++) {
           pool.shift()?.();
           await drainMicrotasks();
         }

@@ -36,6 +36,7 @@ interface Waiter {
   reject: (error: Error) => void;
   /** How many writes the caller's batch holds. */
   writes: number;
+  overlapped: boolean;
 }
 
 /** Weight of the newest flush in the running average: one isolated spike does not move flushes. */
@@ -53,7 +54,9 @@ const weight = 0.05;
  * 8 clients. When the running average of inline flushes passes `inlineMaxMs`, the disk is slow (a
  * network volume, a busy disk) and even a lone flush would stall every request for that long: all
  * flushes then go to the thread pool for `offloadMs`. Off the thread, one flush is in flight at a
- * time, and callers that arrive meanwhile share the next one.
+ * time, and callers that arrive meanwhile share the next one. A caller that acts while its flush
+ * runs (`overlapped`: a write answered at commit, decision 0014) must not be stalled by an inline
+ * flush before it has acted, so that flush starts two turns of the event loop later.
  *
  * Either way a caller's promise settles only after a flush that began after its call, and a failed
  * flush rejects every caller it covered.
@@ -85,11 +88,12 @@ export class Flusher {
 
   /**
    * Resolves once everything written before this call is on stable storage. `writes` is how many
-   * writes the caller's batch holds: the sign of concurrent callers.
+   * writes the caller's batch holds: the sign of concurrent callers. `overlapped`: the caller acts
+   * while the flush runs, so an inline flush waits until it has (see `next`).
    */
-  flush(writes = 1): Promise<void> {
+  flush(writes = 1, overlapped = false): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject, writes });
+      this.waiting.push({ resolve, reject, writes, overlapped });
       if (!this.syncing) this.next();
     });
   }
@@ -102,6 +106,19 @@ export class Flusher {
     if (group.length === 0) return;
     if (group.length > 1 || (group[0] as Waiter).writes > 1)
       this.concurrentUntil = this.deps.now() + this.concurrentMs;
+    if (this.inline && group.some((w) => w.overlapped)) {
+      // Its callers act meanwhile (send the call they hold), and an inline flush run now would make
+      // them wait until it is done. So it starts two turns of the event loop later: an HTTP client
+      // may itself wait one turn before it writes on a reused connection (undici does).
+      this.syncing = true;
+      setImmediate(() =>
+        setImmediate(() => {
+          this.settle(group, this.syncHere());
+          this.next();
+        }),
+      );
+      return;
+    }
     if (this.inline) {
       this.settle(group, this.syncHere());
       return;

@@ -14,6 +14,7 @@ import type {
   RequestQuery,
   RequestSnapshot,
   Store,
+  WriteOptions,
 } from '../store.js';
 import { SqliteAuditLog } from './audit.js';
 import { Checkpointer } from './checkpointer.js';
@@ -97,9 +98,9 @@ export class SqliteStore implements Store {
     this.audit.markDurable(this.audit.committed());
     // Checkpoints may only cover what is on stable storage: the tree size committed by a batch
     // becomes signable once that batch's sync is done.
-    this.writes = new WriteQueue(this.db, (writes) => {
+    this.writes = new WriteQueue(this.db, (writes, overlapped) => {
       const size = this.audit.committed();
-      return this.wal.sync(writes).then(() => this.audit.markDurable(size));
+      return this.wal.sync(writes, overlapped).then(() => this.audit.markDurable(size));
     });
     this.writes.hooks.push(this.audit.extend);
     this.writes.starts.push(this.audit.discardPending);
@@ -208,11 +209,11 @@ export class SqliteStore implements Store {
     };
   }
 
-  createRequest(request: ActionRequest, events: AuditEvent[]): Promise<void> {
+  createRequest(request: ActionRequest, events: AuditEvent[], options?: WriteOptions): Promise<void> {
     return this.writes.run(() => {
       this.stmt.insertRequest.run(this.requestRow(request));
       this.appendSync(events);
-    });
+    }, options);
   }
 
   private snapshotSync(id: string): RequestSnapshot | undefined {
@@ -446,8 +447,8 @@ class WalSync {
   }
 
   /** Resolves once every batch committed before the call is on stable storage. */
-  sync(writes = 1): Promise<void> {
-    return this.flusher ? this.flusher.flush(writes) : Promise.resolve();
+  sync(writes = 1, overlapped = false): Promise<void> {
+    return this.flusher ? this.flusher.flush(writes, overlapped) : Promise.resolve();
   }
 
   async close(): Promise<void> {

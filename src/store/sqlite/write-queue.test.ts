@@ -3,15 +3,21 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WriteQueue } from './write-queue.js';
 
+type Kind = 'durable' | 'deferred' | 'atCommit';
+
 type Step =
-  | { op: 'write'; deferred: boolean; fails: boolean }
+  | { op: 'write'; kind: Kind; fails: boolean }
   | { op: 'turn' }
   | { op: 'sync'; fails: boolean }
   | { op: 'timer' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   {
-    arbitrary: fc.record({ op: fc.constant('write' as const), deferred: fc.boolean(), fails: fc.boolean() }),
+    arbitrary: fc.record({
+      op: fc.constant('write' as const),
+      kind: fc.constantFrom<Kind>('durable', 'deferred', 'atCommit'),
+      fails: fc.boolean(),
+    }),
     weight: 4,
   },
   { arbitrary: fc.constant({ op: 'turn' as const }), weight: 3 },
@@ -27,11 +33,15 @@ interface Flush {
 
 interface Write {
   v: number;
-  deferred: boolean;
+  kind: Kind;
   fails: boolean;
   /** When its function last ran: a refused write makes the batch run again. */
   ranAt?: number;
+  /** Whether, when it last ran, every flush so far was done and the last one to finish had not failed. */
+  diskGood?: boolean;
   outcome?: 'resolved' | 'rejected';
+  /** For a write answered at commit: what became of the flush it was handed. */
+  handed?: 'handed' | 'resolved' | 'rejected';
   wrong?: string;
 }
 
@@ -60,12 +70,14 @@ describe('WriteQueue', () => {
         db.exec('CREATE TABLE t (v INTEGER)');
         let seq = 0;
         const flushes: Flush[] = [];
+        let lastDone: 'ok' | 'failed' | undefined;
         const queue = new WriteQueue(db, () => {
           return new Promise<void>((resolve, reject) => {
             const flush: Flush = {
               began: seq++,
               finish: (ok) => {
                 flush.done = ok ? 'ok' : 'failed';
+                lastDone = flush.done;
                 if (ok) resolve();
                 else reject(new Error('EIO: fdatasync'));
               },
@@ -76,37 +88,65 @@ describe('WriteQueue', () => {
         const stored = (v: number) => db.prepare('SELECT 1 FROM t WHERE v = ?').get(v) !== undefined;
         const writes: Write[] = [];
 
-        const write = (deferred: boolean, fails: boolean) => {
-          const w: Write = { v: writes.length, deferred, fails };
+        const flushedSince = (w: Write, done: 'ok' | 'failed') =>
+          flushes.some((f) => f.done === done && f.began > (w.ranAt ?? -1));
+        const handed = (w: Write) => (flushed: Promise<void>) => {
+          if (w.handed) w.wrong = 'handed a flush twice';
+          w.handed = 'handed';
+          flushed.then(
+            () => {
+              w.handed = 'resolved';
+              if (!flushedSince(w, 'ok'))
+                w.wrong = 'its flush resolved before one that began after its commit';
+            },
+            (error: Error & { code?: string }) => {
+              w.handed = 'rejected';
+              if (error.code !== 'CS_ERR_UNAVAILABLE' || !flushedSince(w, 'failed'))
+                w.wrong = `its flush failed without a failed flush: ${error.message}`;
+            },
+          );
+        };
+        const options = (w: Write) =>
+          w.kind === 'deferred'
+            ? { deferDurability: true }
+            : w.kind === 'atCommit'
+              ? { answerAtCommit: handed(w) }
+              : undefined;
+
+        const write = (kind: Kind, fails: boolean) => {
+          const w: Write = { v: writes.length, kind, fails };
           writes.push(w);
           const fn = () => {
             w.ranAt = seq++;
+            w.diskGood = flushes.every((f) => f.done) && lastDone !== 'failed';
             db.prepare('INSERT INTO t (v) VALUES (?)').run(w.v);
             if (fails) throw new Error(`refused ${w.v}`);
             return w.v;
           };
-          queue.run(fn, deferred ? { deferDurability: true } : undefined).then(
+          queue.run(fn, options(w)).then(
             (value) => {
               w.outcome = 'resolved';
               if (fails || value !== w.v) w.wrong = 'resolved a refused write';
               else if (!stored(w.v)) w.wrong = 'resolved before its commit';
-              else if (!deferred && !flushes.some((f) => f.done === 'ok' && f.began > (w.ranAt ?? -1)))
+              else if (kind === 'durable' && !flushedSince(w, 'ok'))
                 w.wrong = 'resolved a durable write before a flush that began after its commit';
+              else if (kind === 'atCommit' && !flushedSince(w, 'ok') && !(w.diskGood && w.handed))
+                w.wrong = 'answered at commit while the disk was not known good, or without its flush';
             },
             (error: Error & { code?: string }) => {
               w.outcome = 'rejected';
               if (fails) {
                 if (error.message !== `refused ${w.v}` || stored(w.v))
                   w.wrong = `a refused write failed otherwise: ${error.message}`;
-              } else if (deferred) w.wrong = `a deferred write failed: ${error.message}`;
-              else if (error.code !== 'CS_ERR_UNAVAILABLE' || !flushes.some((f) => f.done === 'failed'))
+              } else if (kind === 'deferred') w.wrong = `a deferred write failed: ${error.message}`;
+              else if (error.code !== 'CS_ERR_UNAVAILABLE' || !flushedSince(w, 'failed'))
                 w.wrong = `a durable write failed without a failed flush: ${error.message}`;
             },
           );
         };
 
         for (const s of steps) {
-          if (s.op === 'write') write(s.deferred, s.fails);
+          if (s.op === 'write') write(s.kind, s.fails);
           else if (s.op === 'turn') await turn();
           else if (s.op === 'sync') flushes.find((f) => !f.done)?.finish(!s.fails);
           else vi.advanceTimersByTime(100);
@@ -119,7 +159,7 @@ describe('WriteQueue', () => {
           await turn();
         }
 
-        expect(writes.filter((w) => w.outcome === undefined)).toEqual([]);
+        expect(writes.filter((w) => w.outcome === undefined || w.handed === 'handed')).toEqual([]);
         expect(writes.filter((w) => w.wrong)).toEqual([]);
         // Refused writes leave nothing behind; every other write is committed, even one whose
         // flush failed (its caller was told it failed, and acts on that).
@@ -241,6 +281,98 @@ describe('WriteQueue: a flush that never completes', () => {
     void q.run(() => db.prepare('INSERT INTO t (v) VALUES (3)').run());
     await turn();
     expect(stored()).toEqual([{ v: 1 }, { v: 2 }, { v: 3 }]);
+    db.close();
+  });
+});
+
+/** A write that asks to be answered at commit, and what it hears. */
+function answerAtCommit(q: WriteQueue, db: Database.Database, v: number) {
+  const w: { answered: boolean; flushed?: Promise<void>; done: Promise<unknown> } = {
+    answered: false,
+    done: Promise.resolve(),
+  };
+  w.done = q
+    .run(() => db.prepare('INSERT INTO t (v) VALUES (?)').run(v).changes, {
+      answerAtCommit: (flushed) => {
+        w.flushed = flushed;
+      },
+    })
+    .then((n) => {
+      w.answered = true;
+      return n;
+    });
+  return w;
+}
+
+describe('WriteQueue: a write answered at commit', () => {
+  it('is answered before its flush, told the caller acts meanwhile, only while no flush has failed since the last good one', async () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE t (v INTEGER)');
+    const flushes: Array<{ overlapped: boolean; settle: (error?: Error) => void }> = [];
+    const q = new WriteQueue(
+      db,
+      (_writes, overlapped) =>
+        new Promise<void>((resolve, reject) => {
+          flushes.push({ overlapped, settle: (error) => (error ? reject(error) : resolve()) });
+        }),
+    );
+    // The disk is good: answered at once, with its flush still to come, told that the caller acts meanwhile.
+    const first = answerAtCommit(q, db, 1);
+    await vi.waitFor(() => expect(first.answered).toBe(true));
+    expect(flushes.map((f) => f.overlapped)).toEqual([true]);
+    flushes[0]?.settle(new Error('EIO: fdatasync'));
+    await expect(first.flushed).rejects.toMatchObject({ code: 'CS_ERR_UNAVAILABLE' });
+    // That flush failed: the next one waits for its own flush, and fails with it.
+    const second = answerAtCommit(q, db, 2);
+    await vi.waitFor(() => expect(flushes).toHaveLength(2));
+    await turn();
+    expect(second.answered).toBe(false);
+    expect(second.flushed).toBeUndefined();
+    flushes[1]?.settle(new Error('EIO: fdatasync'));
+    await expect(second.done).rejects.toMatchObject({ code: 'CS_ERR_UNAVAILABLE' });
+    // So does the one after, until a flush succeeds.
+    const third = answerAtCommit(q, db, 3);
+    await vi.waitFor(() => expect(flushes).toHaveLength(3));
+    await turn();
+    expect(third.answered).toBe(false);
+    flushes[2]?.settle();
+    await expect(third.done).resolves.toBe(1);
+    // The disk is good again.
+    const fourth = answerAtCommit(q, db, 4);
+    await vi.waitFor(() => expect(fourth.answered).toBe(true));
+    expect(flushes).toHaveLength(4);
+    flushes[3]?.settle();
+    await expect(fourth.flushed).resolves.toBeUndefined();
+    db.close();
+  });
+});
+
+describe('WriteQueue: a write answered at commit behind a flush that never completes', () => {
+  fakeTimeouts();
+
+  it('waits for its own flush instead', async () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE t (v INTEGER)');
+    const flushes: Array<() => void> = [];
+    let hung = true;
+    const q = new WriteQueue(db, () =>
+      hung ? new Promise<void>(() => {}) : new Promise<void>((resolve) => flushes.push(resolve)),
+    );
+    void q.run(() => db.prepare('INSERT INTO t (v) VALUES (1)').run());
+    await turn();
+    hung = false;
+    const w = answerAtCommit(q, db, 2);
+    await turn();
+    // Given up on the hung flush, the queue commits the write with a flush of its own, but an
+    // earlier flush is still out: the disk is not known good, so the write waits for its flush.
+    vi.advanceTimersByTime(100);
+    expect(db.prepare('SELECT v FROM t ORDER BY v').all()).toEqual([{ v: 1 }, { v: 2 }]);
+    await turn();
+    expect(w.answered).toBe(false);
+    expect(flushes).toHaveLength(1);
+    flushes[0]?.();
+    await expect(w.done).resolves.toBe(1);
+    expect(w.flushed).toBeUndefined();
     db.close();
   });
 });

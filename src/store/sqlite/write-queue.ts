@@ -19,6 +19,7 @@ interface Op {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   deferred: boolean;
+  answerAtCommit: ((flushed: Promise<void>) => void) | undefined;
 }
 
 /** How long a committed write with deferred durability may wait for a flush that covers it. */
@@ -43,8 +44,9 @@ export type BatchHook = (db: Database.Database) => void;
 /**
  * Makes a committed batch durable; resolves once it is on stable storage. `writes` is how many
  * writes in the batch wait for it (the flusher reads it as a sign of concurrent callers).
+ * `overlapped`: its callers act while it runs, so it must not stall them (see Flusher).
  */
-export type Syncer = (writes: number) => Promise<void>;
+export type Syncer = (writes: number, overlapped: boolean) => Promise<void>;
 
 /**
  * Group commit. Writes queued during one turn of the event loop run in one IMMEDIATE
@@ -55,8 +57,9 @@ export type Syncer = (writes: number) => Promise<void>;
  * every write in the batch fails; if the sync fails, every write it was to cover fails (closed),
  * and a refused write keeps its own error either way. The exception is a write that asks for
  * deferred durability (`deferDurability`, nobody decides anything on it): it is answered once
- * committed and is covered by the next flush. While a batch's flush is in flight, writes are held
- * and then committed together (see `flush`).
+ * committed and is covered by the next flush. A write that asks to be answered at commit
+ * (`answerAtCommit`) is, while the disk is known good, and is handed its flush's promise first.
+ * While a batch's flush is in flight, writes are held and then committed together (see `flush`).
  */
 export class WriteQueue {
   private queue: Op[] = [];
@@ -75,11 +78,16 @@ export class WriteQueue {
 
   /** Committed writes not yet covered by a flush, and the timer that will flush them. */
   private unflushed: NodeJS.Timeout | null = null;
+  /** Flushes started and not yet settled, of any kind. */
+  private flushing = 0;
+  /** Whether the last flush to settle failed. */
+  private lastFailed = false;
 
   run<T>(fn: () => T, options?: WriteOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const deferred = options?.deferDurability === true;
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, deferred });
+      const answerAtCommit = options?.answerAtCommit;
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, deferred, answerAtCommit });
       if (!this.scheduled && !this.holdTimer) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -128,13 +136,18 @@ export class WriteQueue {
     // Deferred writes are answered at commit (nobody decides anything on them); the others once
     // a flush covers them. A refused write keeps its own error whatever the flush does: it
     // changed nothing, and its caller must learn why it was refused, not that the disk failed.
+    // A write answered at commit is acted on before its flush is done, so only while the disk is
+    // known good: a failing or hung disk must stop it as it stops any durable write.
+    const diskGood = this.flushing === 0 && !this.lastFailed;
     const durable: Array<[Op, Outcome]> = [];
+    const atCommit: Array<[Op, Outcome]> = [];
     batch.forEach((op, i) => {
       const outcome = outcomes[i] as Outcome;
       if (op.deferred) settle(op, outcome);
+      else if (op.answerAtCommit && diskGood && outcome.ok) atCommit.push([op, outcome]);
       else durable.push([op, outcome]);
     });
-    if (durable.length === 0) {
+    if (durable.length === 0 && atCommit.length === 0) {
       // Starting a flush here would make the next durable write wait behind it.
       this.unflushed ??= setTimeout(() => this.flushDeferred(), deferredFlushMs);
       return;
@@ -152,7 +165,9 @@ export class WriteQueue {
         setImmediate(() => this.flush());
       }
     };
-    this.sync(durable.length).then(
+    // Callers answered here act while the flush runs: they send the call they were waiting to send.
+    const synced = this.track(this.sync(durable.length + atCommit.length, atCommit.length > 0));
+    synced.then(
       () => {
         flushed();
         for (const [op, outcome] of durable) settle(op, outcome);
@@ -161,6 +176,32 @@ export class WriteQueue {
         flushed();
         const failure = unavailable(error);
         for (const [op, outcome] of durable) op.reject(outcome.ok ? failure : outcome.value);
+      },
+    );
+    if (atCommit.length === 0) return;
+    const flushedOrFailed = synced.catch((error: unknown) => {
+      throw unavailable(error);
+    });
+    // Each caller handles the promise it is handed; this keeps one it drops from going unhandled.
+    flushedOrFailed.catch(() => {});
+    for (const [op, outcome] of atCommit) {
+      op.answerAtCommit?.(flushedOrFailed);
+      op.resolve(outcome.value);
+    }
+  }
+
+  /** Counts a flush until it settles, and remembers whether the last one to settle failed. */
+  private track(flush: Promise<void>): Promise<void> {
+    this.flushing += 1;
+    return flush.then(
+      () => {
+        this.flushing -= 1;
+        this.lastFailed = false;
+      },
+      (error: unknown) => {
+        this.flushing -= 1;
+        this.lastFailed = true;
+        throw error;
       },
     );
   }
@@ -178,7 +219,7 @@ export class WriteQueue {
     this.unflushed = null;
     // Nobody waits on these writes any more. A failed flush is not reported here: the next
     // durable write's flush covers the same WAL and fails its own batch if the disk still fails.
-    this.sync(0).catch(() => {});
+    this.track(this.sync(0, false)).catch(() => {});
   }
 
   /** A durable batch's flush covers every deferred write committed before it. */
