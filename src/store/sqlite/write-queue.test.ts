@@ -248,21 +248,30 @@ describe('WriteQueue: writes that arrive while a flush is in flight', () => {
   });
 });
 
+/** A queue whose flushes hang until `recover()`; later ones wait for the test to finish them. */
+function hungDisk() {
+  const db = new Database(':memory:');
+  db.exec('CREATE TABLE t (v INTEGER)');
+  const flushes: Array<() => void> = [];
+  let hung = true;
+  const q = new WriteQueue(db, () =>
+    hung ? new Promise<void>(() => {}) : new Promise<void>((resolve) => flushes.push(resolve)),
+  );
+  const recover = () => {
+    hung = false;
+  };
+  return { db, q, flushes, recover };
+}
+
 describe('WriteQueue: a flush that never completes', () => {
   fakeTimeouts();
 
   it('holds later writes only for a while, then commits them with their own flush', async () => {
-    const db = new Database(':memory:');
-    db.exec('CREATE TABLE t (v INTEGER)');
-    const flushes: Array<() => void> = [];
-    let hung = true;
-    const q = new WriteQueue(db, () =>
-      hung ? new Promise<void>(() => {}) : new Promise<void>((resolve) => flushes.push(resolve)),
-    );
+    const { db, q, flushes, recover } = hungDisk();
     const stored = () => db.prepare('SELECT v FROM t ORDER BY v').all();
     void q.run(() => db.prepare('INSERT INTO t (v) VALUES (1)').run());
     await turn();
-    hung = false;
+    recover();
     let answered = false;
     void q
       .run(() => db.prepare('INSERT INTO t (v) VALUES (2)').run())
@@ -351,16 +360,10 @@ describe('WriteQueue: a write answered at commit behind a flush that never compl
   fakeTimeouts();
 
   it('waits for its own flush instead', async () => {
-    const db = new Database(':memory:');
-    db.exec('CREATE TABLE t (v INTEGER)');
-    const flushes: Array<() => void> = [];
-    let hung = true;
-    const q = new WriteQueue(db, () =>
-      hung ? new Promise<void>(() => {}) : new Promise<void>((resolve) => flushes.push(resolve)),
-    );
+    const { db, q, flushes, recover } = hungDisk();
     void q.run(() => db.prepare('INSERT INTO t (v) VALUES (1)').run());
     await turn();
-    hung = false;
+    recover();
     const w = answerAtCommit(q, db, 2);
     await turn();
     // Given up on the hung flush, the queue commits the write with a flush of its own, but an
