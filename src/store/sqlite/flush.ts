@@ -106,7 +106,8 @@ export class Flusher {
     if (group.length === 0) return;
     if (group.length > 1 || (group[0] as Waiter).writes > 1)
       this.concurrentUntil = this.deps.now() + this.concurrentMs;
-    if (this.inline && group.some((w) => w.overlapped)) {
+    const inline = this.inline;
+    if (inline && group.some((w) => w.overlapped)) {
       // Its callers act meanwhile (send the call they hold), and an inline flush run now would make
       // them wait until it is done. So it starts two turns of the event loop later: an HTTP client
       // may itself wait one turn before it writes on a reused connection (undici does).
@@ -119,7 +120,7 @@ export class Flusher {
       );
       return;
     }
-    if (this.inline) {
+    if (inline) {
       this.settle(group, this.syncHere());
       return;
     }
