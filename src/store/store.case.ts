@@ -4,7 +4,7 @@ import { pendingRequest } from '../../test/support/fixtures.js';
 import { CountersignError } from '../core/errors.js';
 import type { AuditEvent } from '../core/event.js';
 import * as lifecycle from '../core/lifecycle.js';
-import type { ActionRequest, Review } from '../core/request.js';
+import { type ActionRequest, type Review, requestStatuses } from '../core/request.js';
 import type { Decision, RequestSnapshot, Store } from './store.js';
 
 /**
@@ -394,6 +394,67 @@ export function runStoreContract(
       expect((await s.listRequests({ limit: 10, actorId: 'other' })).map((r) => r.id)).toEqual(['a4']);
       expect((await s.listRequests({ limit: 2, before: 'a3' })).map((r) => r.id)).toEqual(['a2', 'a1']);
       await s.close();
+    });
+
+    it('lists exactly what a filter over every request would, whatever statuses they went through', async () => {
+      const status = fc.constantFrom(...requestStatuses);
+      const stored = fc.array(
+        fc.record({
+          first: status,
+          later: fc.option(status, { nil: undefined }),
+          actor: fc.constantFrom('a', 'b'),
+        }),
+        { maxLength: 30 },
+      );
+      const query = fc.record({
+        status: fc.option(fc.subarray([...requestStatuses], { minLength: 1 }), { nil: undefined }),
+        actorId: fc.option(fc.constantFrom('a', 'b'), { nil: undefined }),
+        before: fc.option(fc.integer({ min: 0, max: 31 }), { nil: undefined }),
+        limit: fc.integer({ min: 1, max: 40 }),
+      });
+      await fc.assert(
+        fc.asyncProperty(stored, fc.array(query, { minLength: 1, maxLength: 5 }), async (rows, queries) => {
+          const s = await open();
+          try {
+            const id = (i: number) => `q${String(i).padStart(3, '0')}`;
+            const final: ActionRequest[] = [];
+            for (const [i, r] of rows.entries()) {
+              const requester = { id: r.actor, name: r.actor, principal: null, via: 'api_key' as const };
+              const first = req(id(i), { status: r.first, requester });
+              await s.createRequest(first, []);
+              const later = r.later;
+              if (later === undefined) {
+                final.push(first);
+                continue;
+              }
+              const next = { ...first, status: later, version: first.version + 1 };
+              await s.mutate(id(i), () => ({ mutation: { request: next, events: [] }, value: null }));
+              final.push(next);
+            }
+            for (const q of queries) {
+              const before = q.before === undefined ? undefined : id(q.before);
+              const expected = final
+                .filter((r) => !q.status || q.status.includes(r.status))
+                .filter((r) => !q.actorId || r.requester.id === q.actorId)
+                .filter((r) => !before || r.id < before)
+                .map((r) => r.id)
+                .sort()
+                .reverse()
+                .slice(0, q.limit);
+              const listed = await s.listRequests({
+                limit: q.limit,
+                ...(q.status ? { status: q.status } : {}),
+                ...(q.actorId ? { actorId: q.actorId } : {}),
+                ...(before ? { before } : {}),
+              });
+              expect(listed.map((r) => r.id)).toEqual(expected);
+            }
+          } finally {
+            await s.close();
+          }
+        }),
+        { numRuns: 25 },
+      );
     });
 
     it('stores credentials and revokes them once', async () => {

@@ -1,9 +1,11 @@
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
+import { pendingRequest } from '../../../test/support/fixtures.js';
 import type { AuditEvent } from '../../core/event.js';
+import type { ActionRequest, RequestStatus } from '../../core/request.js';
 import { runStoreContract } from '../store.case.js';
 import { SqliteStore } from './index.js';
 import { migrations } from './schema.js';
@@ -190,6 +192,96 @@ describe('sqlite specifics', () => {
     // least the bytes of the entries themselves.
     expect(written).toBeGreaterThan(4 * 1024 * 1024);
     expect(largest).toBeLessThan(written / 4);
+  });
+
+  it('writes no page of the status index when an allowed call is executed, and does for a failed one', async () => {
+    const s = fresh();
+    const path = files.get(s) as string;
+    const request = (id: string, status: 'allowed' | 'pending'): ActionRequest =>
+      pendingRequest({ anyOf: [{ groups: ['sre'], count: 1 }], denyThreshold: 1 }, { id, status });
+    for (let i = 0; i < 20; i++) await s.createRequest(request(`p${i}`, 'pending'), []);
+    const indexPages = () =>
+      new Set(
+        (
+          s.db.prepare("SELECT pageno FROM dbstat WHERE name = 'requests_review'").all() as {
+            pageno: number;
+          }[]
+        ).map((r) => r.pageno),
+      );
+    /** Pages written to the WAL by `change`, which starts from an empty WAL. */
+    const pagesWrittenBy = async (change: () => Promise<void>) => {
+      expect(s.db.pragma('wal_checkpoint(TRUNCATE)', { simple: true })).toBe(0);
+      await change();
+      const wal = readFileSync(`${path}-wal`);
+      const pageSize = wal.readUInt32BE(8);
+      const pages: number[] = [];
+      for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize)
+        pages.push(wal.readUInt32BE(at));
+      return pages;
+    };
+    const run = (id: string, outcome: 'executed' | 'failed') => async () => {
+      const created = request(id, 'allowed');
+      await s.createRequest(created, []);
+      const next = { ...created, status: outcome, version: created.version + 1 };
+      await s.mutate(id, () => ({ mutation: { request: next, events: [] }, value: null }));
+    };
+    const executed = await pagesWrittenBy(run('x1', 'executed'));
+    expect(executed.length).toBeGreaterThan(0);
+    expect(executed.filter((p) => indexPages().has(p))).toEqual([]);
+    // The same reading sees the index written when a request enters it.
+    const failed = await pagesWrittenBy(run('x2', 'failed'));
+    expect(failed.filter((p) => indexPages().has(p)).length).toBeGreaterThan(0);
+    await s.close();
+  });
+
+  it('serves the reviewers queue and other statuses it holds from the status index', async () => {
+    const s = fresh();
+    const prepare = vi.spyOn(s.db, 'prepare');
+    const planOf = async (status: RequestStatus[]) => {
+      await s.listRequests({ status, limit: 10 });
+      const sql = prepare.mock.calls.at(-1)?.[0] as string;
+      const plan = s.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...status, 10) as { detail: string }[];
+      return plan.map((r) => r.detail).join(' | ');
+    };
+    expect(await planOf(['pending'])).toContain('USING INDEX requests_review');
+    expect(await planOf(['denied', 'failed'])).toContain('USING INDEX requests_review');
+    // Statuses left out of the index are found by walking the requests newest first.
+    expect(await planOf(['executed'])).not.toContain('requests_review');
+    prepare.mockRestore();
+    await s.close();
+  });
+
+  it('replaces the full status index of an existing database and still finds every request', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'cs-store-')), 'old.db');
+    const old = new Database(path);
+    old.exec('CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    const first = migrations.find((m) => m.name.startsWith('0001-')) as { name: string; sql: string };
+    old.exec(first.sql);
+    old.prepare('INSERT INTO schema_migrations (name, applied_at) VALUES (?, 0)').run(first.name);
+    const statuses: RequestStatus[] = ['pending', 'allowed', 'executed', 'failed', 'denied'];
+    for (const [i, status] of statuses.entries()) {
+      const r = pendingRequest(
+        { anyOf: [{ groups: ['sre'], count: 1 }], denyThreshold: 1 },
+        { id: `o${i}`, status },
+      );
+      old
+        .prepare(
+          'INSERT INTO requests (id, status, actor_id, expires_at, created_at, version, body) VALUES (?, ?, ?, NULL, 0, 1, ?)',
+        )
+        .run(r.id, status, r.requester.id, JSON.stringify(r));
+    }
+    old.close();
+    const s = new SqliteStore({ path });
+    const indexes = (
+      s.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests'").all() as {
+        name: string;
+      }[]
+    ).map((r) => r.name);
+    expect(indexes).toContain('requests_review');
+    expect(indexes).not.toContain('requests_status');
+    for (const [i, status] of statuses.entries())
+      expect((await s.listRequests({ status: [status], limit: 10 })).map((r) => r.id)).toEqual([`o${i}`]);
+    await s.close();
   });
 
   it('records migrations by name and does not run them twice', async () => {
