@@ -1,9 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,20 +16,7 @@ import { createGateway } from '../../src/server/gateway.js';
 import { loadOrCreateSigningKey } from '../../src/server/keys.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { serve } from '../support/process.js';
-import { fixtureServer, here } from './harness.js';
-
-/** The fixture server over Streamable HTTP in its own process, logging every call it receives. */
-async function httpFixture(log: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [fixtureServer, '--http'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, FIXTURE_LOG: log },
-  });
-  const port = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the HTTP fixture exited with ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
-  });
-  return { url: `http://127.0.0.1:${port.trim()}/mcp`, child };
-}
+import { here, httpFixture } from './harness.js';
 
 /** The `text` argument of every echo call the upstream received. */
 const received = (log: string): string[] =>
@@ -53,7 +39,6 @@ describe('MCP gateway crash safety', () => {
   it('keeps the record of every call that reached the upstream after the gateway is killed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cs-mcp-crash-'));
     const log = join(dir, 'calls.jsonl');
-    writeFileSync(log, '');
     const upstream = await httpFixture(log);
     children.push(upstream.child);
     const configFile = join(dir, 'countersign.yaml');

@@ -1,6 +1,8 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -131,3 +133,22 @@ export const requestIdIn = (s: string): string => {
 export const recorded = async (t: TestGateway): Promise<void> => {
   await t.gw.mcp?.guard.recorded;
 };
+
+/**
+ * The fixture server over Streamable HTTP in its own process, appending every call it receives to
+ * `log` (a fresh file unless given).
+ */
+export async function httpFixture(
+  log = join(mkdtempSync(join(tmpdir(), 'cs-mcp-http-')), 'calls.jsonl'),
+): Promise<{ url: string; log: string; child: ChildProcess }> {
+  writeFileSync(log, '');
+  const child = spawn(process.execPath, [fixtureServer, '--http'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, FIXTURE_LOG: log },
+  });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the HTTP fixture exited with ${code}`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
+  });
+  return { url: `http://127.0.0.1:${port.trim()}/mcp`, log, child };
+}

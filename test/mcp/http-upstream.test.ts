@@ -1,27 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureServer, httpClient, recorded, startGateway, type TestGateway, textOf } from './harness.js';
-
-/** The fixture server over Streamable HTTP in its own process, recording the calls it receives. */
-async function httpFixture(): Promise<{ url: string; log: string; child: ChildProcess }> {
-  const log = join(mkdtempSync(join(tmpdir(), 'cs-mcp-http-')), 'calls.jsonl');
-  writeFileSync(log, '');
-  const child = spawn(process.execPath, [fixtureServer, '--http'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, FIXTURE_LOG: log },
-  });
-  const port = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the HTTP fixture exited with ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
-  });
-  return { url: `http://127.0.0.1:${port.trim()}/mcp`, log, child };
-}
+import { httpClient, httpFixture, recorded, startGateway, type TestGateway, textOf } from './harness.js';
 
 const calls = (log: string) =>
   readFileSync(log, 'utf8')
