@@ -48,6 +48,23 @@ function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
+/** The upstream's process, which every path's calls reach. */
+let upstreamPid: number | undefined;
+
+/**
+ * CPU time (ms) of every process a path's calls run through: this benchmark's clients, the
+ * upstream, and the relay or gateway in between. On a host with few CPUs the clients and the
+ * upstream compete with the gateway, so when the CPUs are the limit the ratio of two paths'
+ * throughputs tends to the inverse ratio of these sums (the "CPU-bound ratio" column).
+ */
+function allCpuMs(t: Target): number {
+  const own = process.cpuUsage();
+  const upstream = cpuMs(upstreamPid);
+  const server = t.pid === upstreamPid ? 0 : cpuMs(t.pid);
+  if (upstream === undefined || server === undefined) return Number.NaN;
+  return (own.user + own.system) / 1000 + upstream + server;
+}
+
 async function connect(url: string, token?: string): Promise<Client> {
   const client = new Client({ name: 'bench', version: '1' });
   await client.connect(
@@ -152,6 +169,8 @@ const rows: string[][] = [
     'ratio',
     'added p50 ms',
     'server CPU ms/call',
+    'all CPU ms/call',
+    'CPU-bound ratio',
     'flushes/call',
     'flush mean ms',
   ],
@@ -162,7 +181,8 @@ const host = hostReadings(tmpdir());
 try {
   const port = await start(['test/mcp/fixture-server.mjs', '--http'], children);
   const upstreamUrl = `http://127.0.0.1:${port.trim()}/mcp`;
-  const targets: Target[] = [{ name: 'direct', url: upstreamUrl, pid: children[0]?.pid }];
+  upstreamPid = children[0]?.pid;
+  const targets: Target[] = [{ name: 'direct', url: upstreamUrl, pid: upstreamPid }];
   const relay = JSON.parse(await start(['bench/mcp-passthrough.mjs', upstreamUrl], children)) as {
     url: string;
   };
@@ -196,16 +216,20 @@ try {
     // Interleave rounds so drift (load from other processes, GC) hits every path alike.
     const runs: Run[][] = targets.map(() => []);
     const cpu = targets.map(() => 0);
+    const allCpu = targets.map(() => 0);
     const flushed = targets.map((): Flushes => ({ count: 0, seconds: 0 }));
     for (let round = 0; round < 4; round++) {
       for (const [i, t] of targets.entries()) {
         const cl = await connectAll(c, t);
         const flushesBefore = await flushes(t);
         const before = cpuMs(t.pid);
+        const allBefore = allCpuMs(t);
         runs[i]?.push(await measure(cl, calls / 4));
         const after = cpuMs(t.pid);
+        const allAfter = allCpuMs(t);
         const flushesAfter = await flushes(t);
         cpu[i] = before === undefined || after === undefined ? Number.NaN : (cpu[i] ?? 0) + after - before;
+        allCpu[i] = (allCpu[i] ?? 0) + allAfter - allBefore;
         const f = flushed[i] as Flushes;
         if (flushesBefore && flushesAfter) {
           f.count += flushesAfter.count - flushesBefore.count;
@@ -226,6 +250,8 @@ try {
         (r.rps / direct.rps).toFixed(2),
         i === 0 ? '' : (r.p50 - direct.p50).toFixed(3),
         Number.isNaN(cpu[i]) ? '—' : ((cpu[i] ?? 0) / calls).toFixed(2),
+        Number.isNaN(allCpu[i]) ? '—' : ((allCpu[i] ?? 0) / calls).toFixed(2),
+        Number.isNaN(allCpu[i]) ? '—' : ((allCpu[0] ?? 0) / (allCpu[i] ?? 1)).toFixed(2),
         ...flushColumns(t, flushed[i] as Flushes),
       ]);
     }
@@ -244,7 +270,9 @@ for (const r of rows)
   console.log(r.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '));
 console.log(
   'server CPU: the upstream process for direct, the relay or gateway process for the other rows\n' +
-    '(whose calls also cost the upstream about what direct shows), from /proc in 10 ms ticks.',
+    '(whose calls also cost the upstream about what direct shows), from /proc in 10 ms ticks.\n' +
+    'all CPU: the benchmark clients + the upstream + the relay or gateway, per call. CPU-bound ratio:\n' +
+    "direct's all CPU over the row's, the ratio to expect when the host's CPUs are the only limit.",
 );
 console.log(
   "flushes: the gateway's WAL fdatasyncs during the row (countersign_store_flush_seconds), per call and\n" +
