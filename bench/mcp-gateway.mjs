@@ -1,12 +1,19 @@
 // Child process for bench/mcp.ts: a complete gateway (SQLite store, policy, audit trail) fronting
 // one upstream URL, so the gateway does not share an event loop with the benchmark's clients.
 // Plain JavaScript over the compiled dist/ (npm run build), the code `npm start` runs, so the
-// figures carry no cost of a TypeScript loader.
+// figures carry no cost of a TypeScript loader. COUNTERSIGN_BENCH_BUILD names another compiled
+// tree instead (bench/mcp-ab.ts compares builds side by side).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../dist/config/load.js';
-import { createGateway } from '../dist/server/gateway.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const build = resolve(
+  fileURLToPath(new URL('..', import.meta.url)),
+  process.env.COUNTERSIGN_BENCH_BUILD ?? 'dist',
+);
+const { loadConfig } = await import(pathToFileURL(join(build, 'config/load.js')).href);
+const { createGateway } = await import(pathToFileURL(join(build, 'server/gateway.js')).href);
 
 const [upstreamUrl, policyFile, base] = process.argv.slice(2);
 // `base` puts the SQLite store elsewhere, e.g. on tmpfs to separate fsync cost from gateway CPU.

@@ -7,17 +7,13 @@
 // (bench/mcp-passthrough.mjs) shows what the extra hop alone costs, with no Countersign work. A
 // second gateway keeps its store on tmpfs (when /dev/shm exists) to show how much of the added
 // latency is the disk's fsync.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { hostReadings } from './lib.js';
+import { connect, cpuMs, mean, measure, pathCpuMs, type Run, start } from './mcp-lib.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const calls = Number(process.env.BENCH_CALLS ?? 4000);
 // Each path reaches its steady state only after a few thousand calls (JIT tiers, caches): with
 // 300, the gateway's first 2,000 calls ran at p50 2.1 ms against 1.25 ms once warm, and the
@@ -25,90 +21,11 @@ const calls = Number(process.env.BENCH_CALLS ?? 4000);
 const warmup = Number(process.env.BENCH_WARMUP ?? 6000);
 const concurrency = (process.env.BENCH_CONCURRENCY ?? '1,8').split(',').map(Number);
 
-/** Starts a child process and resolves with the first line it prints. */
-function start(args: string[], children: ChildProcess[]): Promise<string> {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
-  });
-}
-
-/**
- * CPU time (user + system, ms) a process has used, from /proc (Linux; clock ticks of 10 ms);
- * undefined elsewhere. Steadier than throughput on a shared host for telling whether work shrank.
- */
-function cpuMs(pid: number | undefined): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The upstream's process, which every path's calls reach. */
 let upstreamPid: number | undefined;
 
-/**
- * CPU time (ms) of every process a path's calls run through: this benchmark's clients, the
- * upstream, and the relay or gateway in between. On a host with few CPUs the clients and the
- * upstream compete with the gateway, so when the CPUs are the limit the ratio of two paths'
- * throughputs tends to the inverse ratio of these sums (the "CPU-bound ratio" column).
- */
-function allCpuMs(t: Target): number {
-  const own = process.cpuUsage();
-  const upstream = cpuMs(upstreamPid);
-  const server = t.pid === upstreamPid ? 0 : cpuMs(t.pid);
-  if (upstream === undefined || server === undefined) return Number.NaN;
-  return (own.user + own.system) / 1000 + upstream + server;
-}
-
-async function connect(url: string, token?: string): Promise<Client> {
-  const client = new Client({ name: 'bench', version: '1' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(url), {
-      requestInit: token ? { headers: { authorization: `Bearer ${token}` } } : {},
-    }),
-  );
-  return client;
-}
-
-const call = (c: Client, i: number) =>
-  c.request(
-    { method: 'tools/call', params: { name: 'echo', arguments: { text: `n${i}` } } },
-    CallToolResultSchema,
-  );
-
-interface Run {
-  rps: number;
-  p50: number;
-  p99: number;
-}
-
-/** `n` calls spread over the clients' sequential loops; latency per call, throughput over the run. */
-async function measure(clients: Client[], n: number): Promise<Run> {
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    clients.map(async (c) => {
-      while (next < n) {
-        const i = next++;
-        const s = performance.now();
-        const r = await call(c, i);
-        latencies.push(performance.now() - s);
-        if (r.isError) throw new Error(`call failed: ${JSON.stringify(r.content)}`);
-      }
-    }),
-  );
-  const elapsed = performance.now() - t0;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] as number;
-  return { rps: (n / elapsed) * 1000, p50: at(0.5), p99: at(0.99) };
-}
+/** What a path's calls cost every process they run through (see `pathCpuMs`). */
+const allCpuMs = (t: Target) => pathCpuMs(upstreamPid, t.pid === upstreamPid ? undefined : t.pid);
 
 /** Flushes per call and their mean duration, for a gateway's row; blank for the others. */
 function flushColumns(t: Target, f: Flushes): string[] {
@@ -116,12 +33,6 @@ function flushColumns(t: Target, f: Flushes): string[] {
   if (f.count === 0) return ['0', '—'];
   return [(f.count / calls).toFixed(2), ((f.seconds / f.count) * 1000).toFixed(3)];
 }
-
-const mean = (runs: Run[]): Run => ({
-  rps: runs.reduce((a, r) => a + r.rps, 0) / runs.length,
-  p50: runs.reduce((a, r) => a + r.p50, 0) / runs.length,
-  p99: runs.reduce((a, r) => a + r.p99, 0) / runs.length,
-});
 
 interface Target {
   name: string;
