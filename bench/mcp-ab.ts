@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { percentile, printTable } from './lib.js';
 import { connect, cpuMs, measure, pathCpuMs, type Run, root, start } from './mcp-lib.js';
 
 const usage = `Usage: npm run bench:mcp:ab -- [options] BUILD...
@@ -107,10 +108,11 @@ interface Round extends Run {
   all: number;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-};
+const median = (xs: number[]) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 
 async function main(o: Options): Promise<void> {
   const children: ChildProcess[] = [];
@@ -160,23 +162,21 @@ async function main(o: Options): Promise<void> {
 
 function print(o: Options, paths: Path[], results: Round[][]): void {
   const direct = results[0] as Round[];
-  const rows = [
-    [
-      'path',
-      'calls/s',
-      'p50 ms',
-      'ratio',
-      'added p50 ms',
-      'gateway CPU ms/call',
-      'all CPU ms/call',
-      'CPU-bound ratio',
-    ],
+  const headers = [
+    'path',
+    'calls/s',
+    'p50 ms',
+    'ratio',
+    'added p50 ms',
+    'gateway CPU ms/call',
+    'all CPU ms/call',
+    'CPU-bound ratio',
   ];
-  for (const [i, p] of paths.entries()) {
+  const rows = paths.map((p, i) => {
     const rs = results[i] as Round[];
     // Each round's path against the direct path of the same round, then the median of those.
     const vs = (f: (r: Round, d: Round) => number) => median(rs.map((r, k) => f(r, direct[k] as Round)));
-    rows.push([
+    return [
       p.name,
       median(rs.map((r) => r.rps)).toFixed(0),
       median(rs.map((r) => r.p50)).toFixed(3),
@@ -185,17 +185,13 @@ function print(o: Options, paths: Path[], results: Round[][]): void {
       i === 0 ? '' : median(rs.map((r) => r.server)).toFixed(2),
       median(rs.map((r) => r.all)).toFixed(2),
       vs((r, d) => d.all / r.all).toFixed(3),
-    ]);
-  }
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
+    ];
+  });
   console.log(
     `MCP tools/call, ${o.clients} client(s), ${o.rounds} interleaved rounds of ${o.calls} calls per path, ` +
       `stores on ${o.tmpfs ? '/dev/shm' : 'the default temporary directory'}; medians over the rounds`,
   );
-  for (const r of rows)
-    console.log(
-      r.map((c, k) => (k === 0 ? c.padEnd(widths[k] ?? 0) : c.padStart(widths[k] ?? 0))).join('  '),
-    );
+  printTable(headers, rows);
   console.log(
     "ratio and added p50: each round's path against the direct path of the same round. CPU from /proc in\n" +
       '10 ms ticks: ~1,000 calls per round reads to ±0.01 ms per call; see bench/mcp.ts for the columns.',

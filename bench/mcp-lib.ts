@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { percentile } from './lib.js';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -91,9 +92,7 @@ export async function measure(clients: Client[], n: number): Promise<Run> {
   );
   const elapsed = performance.now() - t0;
   latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] as number;
-  return { rps: (n / elapsed) * 1000, p50: at(0.5), p99: at(0.99) };
+  return { rps: (n / elapsed) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
 export const mean = (runs: Run[]): Run => ({

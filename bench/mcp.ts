@@ -21,12 +21,6 @@ const calls = Number(process.env.BENCH_CALLS ?? 4000);
 const warmup = Number(process.env.BENCH_WARMUP ?? 6000);
 const concurrency = (process.env.BENCH_CONCURRENCY ?? '1,8').split(',').map(Number);
 
-/** The upstream's process, which every path's calls reach. */
-let upstreamPid: number | undefined;
-
-/** What a path's calls cost every process they run through (see `pathCpuMs`). */
-const allCpuMs = (t: Target) => pathCpuMs(upstreamPid, t.pid === upstreamPid ? undefined : t.pid);
-
 /** Flushes per call and their mean duration, for a gateway's row; blank for the others. */
 function flushColumns(t: Target, f: Flushes): string[] {
   if (!t.gateway) return ['', ''];
@@ -92,8 +86,10 @@ const host = hostReadings(tmpdir());
 try {
   const port = await start(['test/mcp/fixture-server.mjs', '--http'], children);
   const upstreamUrl = `http://127.0.0.1:${port.trim()}/mcp`;
-  upstreamPid = children[0]?.pid;
+  const upstreamPid = children[0]?.pid;
   const targets: Target[] = [{ name: 'direct', url: upstreamUrl, pid: upstreamPid }];
+  /** What a path's calls cost every process they run through (see `pathCpuMs`). */
+  const allCpuMs = (t: Target) => pathCpuMs(upstreamPid, t.pid === upstreamPid ? undefined : t.pid);
   const relay = JSON.parse(await start(['bench/mcp-passthrough.mjs', upstreamUrl], children)) as {
     url: string;
   };
