@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -16,14 +16,11 @@ import { createGateway } from '../../src/server/gateway.js';
 import { loadOrCreateSigningKey } from '../../src/server/keys.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { serve } from '../support/process.js';
-import { here, httpFixture } from './harness.js';
+import { callsIn, here, httpFixture } from './harness.js';
 
 /** The `text` argument of every echo call the upstream received. */
 const received = (log: string): string[] =>
-  readFileSync(log, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { name: string; args: { text?: string } })
+  callsIn(log)
     .filter((c) => c.name === 'echo')
     .map((c) => c.args.text as string);
 

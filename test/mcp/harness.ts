@@ -110,13 +110,16 @@ export async function httpClient(t: TestGateway, server = 'fixture', token = t.a
   return client;
 }
 
-/** Tool calls the fixture server actually received. */
-export function upstreamCalls(t: TestGateway): Array<{ name: string; args: Record<string, unknown> }> {
-  return readFileSync(t.callLog, 'utf8')
+/** Tool calls a fixture server appended to its call log (`FIXTURE_LOG`). */
+export function callsIn(log: string): Array<{ name: string; args: Record<string, unknown> }> {
+  return readFileSync(log, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { name: string; args: Record<string, unknown> });
 }
+
+/** Tool calls the fixture server actually received. */
+export const upstreamCalls = (t: TestGateway) => callsIn(t.callLog);
 
 export function textOf(result: unknown): string {
   const r = result as CallToolResult;

@@ -1,14 +1,15 @@
-import { readFileSync } from 'node:fs';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpClient, httpFixture, recorded, startGateway, type TestGateway, textOf } from './harness.js';
-
-const calls = (log: string) =>
-  readFileSync(log, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { name: string });
+import {
+  callsIn,
+  httpClient,
+  httpFixture,
+  recorded,
+  startGateway,
+  type TestGateway,
+  textOf,
+} from './harness.js';
 
 describe('MCP gateway with a Streamable HTTP upstream', () => {
   let upstream: Awaited<ReturnType<typeof httpFixture>>;
@@ -33,7 +34,7 @@ describe('MCP gateway with a Streamable HTTP upstream', () => {
     expect(JSON.parse(textOf(result))).toEqual({ text: 'over http' });
     const denied = await client.callTool({ name: 'drop_database', arguments: { name: 'prod' } });
     expect(denied.isError).toBe(true);
-    expect(calls(upstream.log).map((c) => c.name)).toEqual(['echo']);
+    expect(callsIn(upstream.log).map((c) => c.name)).toEqual(['echo']);
     await recorded(t);
     const [request] = await t.gw.service.list({ status: ['executed'], limit: 1 });
     expect(request?.action.resource).toBe('remote/echo');
